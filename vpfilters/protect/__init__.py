@@ -1,0 +1,1 @@
+"""Protectors, one module per technique of T/AI 110.2."""
