@@ -1,0 +1,1 @@
+"""Hosts: VapourSynth, PyAV and ffmpeg-python move frames in and out; no privacy logic here."""

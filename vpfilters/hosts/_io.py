@@ -1,0 +1,167 @@
+"""File plumbing shared by the file hosts: input checks, and outputs that appear only when complete."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from vpfilters.errors import InputError, OutputError
+
+LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://", "srt://", "http://", "https://")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+
+
+def is_live(src) -> bool:
+    return isinstance(src, str) and src.lower().startswith(LIVE_SCHEMES)
+
+
+def is_image(path) -> bool:
+    return Path(str(path)).suffix.lower() in IMAGE_SUFFIXES
+
+
+@dataclass
+class VideoProbe:
+    """What the hosts need to know about an input before processing it."""
+
+    path: str
+    width: int
+    height: int
+    pix_fmt: str
+    fps: Fraction | None
+    num_frames: int | None       # from the container; may be None or approximate
+    duration: float | None       # seconds
+    has_audio: bool
+    rotation: int                # degrees the picture must be turned clockwise for display
+    color_range: str | None      # 'tv' / 'pc'
+    color_matrix: str | None     # 'bt709', 'smpte170m', ...
+    codec: str
+
+
+def check_input(path) -> Path:
+    """Reject a missing, unreadable, empty or directory-less path with a clear :class:`InputError`."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file", file=p)
+    if p.is_dir():
+        return p
+    if not os.access(p, os.R_OK):
+        raise InputError("the file is not readable (permissions)", file=p)
+    if p.stat().st_size == 0:
+        raise InputError("the file is empty (0 bytes)", file=p)
+    return p
+
+
+def check_output(dst, src=None) -> Path:
+    """Reject an output that equals the input or whose directory cannot be written."""
+    d = Path(dst)
+    if src is not None and not is_live(str(src)):
+        try:
+            if Path(src).exists() and d.exists() and os.path.samefile(src, d):
+                raise OutputError("the output path is the input file; choose another output",
+                                  file=d, parameter="output")
+        except OSError:
+            pass
+        if Path(src).resolve() == d.resolve():
+            raise OutputError("the output path is the input file; choose another output",
+                              file=d, parameter="output")
+    parent = d.parent if str(d.parent) else Path(".")
+    if not parent.exists():
+        raise OutputError(f"the output directory {parent} does not exist", file=d,
+                          parameter="output")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"the output directory {parent} is not writable", file=d,
+                          parameter="output")
+    if d.is_dir():
+        raise OutputError("the output path is a directory; give a file name", file=d,
+                          parameter="output")
+    return d
+
+
+@contextlib.contextmanager
+def atomic_output(dst, suffix: str | None = None):
+    """Yield a temporary path beside ``dst``; rename it to ``dst`` only if the block succeeds.
+
+    On any exception (including Ctrl-C, and SIGTERM, which is turned into KeyboardInterrupt for the
+    duration) the temporary file is removed, so nothing is ever left at the final path.
+    """
+    d = Path(dst)
+    suffix = suffix if suffix is not None else d.suffix
+    fd, tmp = tempfile.mkstemp(prefix=f".{d.stem}.", suffix=f".part{suffix}", dir=d.parent or ".")
+    os.close(fd)
+    old = None
+    try:
+        old = signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread
+        old = None
+    try:
+        yield tmp
+        os.replace(tmp, d)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def probe(path) -> VideoProbe:
+    """Open ``path`` (file or live URL) with PyAV and describe its first video stream.
+
+    Raises :class:`InputError` naming the file for anything that is not a decodable video: random
+    bytes, a text file, an audio-only file, a zero-frame video.
+    """
+    import av
+
+    src = str(path)
+    if not is_live(src):
+        check_input(src)
+    try:
+        with av.open(src, timeout=10 if is_live(src) else None) as c:
+            vs = [s for s in c.streams if s.type == "video"]
+            if not vs:
+                kinds = sorted({s.type for s in c.streams}) or ["no streams"]
+                raise InputError(f"no video stream (the file has: {', '.join(kinds)})", file=src)
+            s = vs[0]
+            cc = s.codec_context
+            if not cc.width or not cc.height:
+                raise InputError("the video stream has no picture size (not a decodable video)",
+                                 file=src)
+            fps = s.average_rate or s.guessed_rate or None
+            n = s.frames or None
+            dur = None
+            if s.duration is not None and s.time_base is not None:
+                dur = float(s.duration * s.time_base)
+            elif c.duration:
+                dur = c.duration / 1_000_000
+            if n is None and dur and fps:
+                n = int(round(dur * float(fps)))
+            rot = 0
+            try:
+                disp = getattr(s, "side_data", None)
+                rot = int(round(float(disp.get("DISPLAYMATRIX", 0)))) if disp else 0
+            except Exception:
+                rot = 0
+            if not rot:
+                with contextlib.suppress(Exception):
+                    rot = int(s.metadata.get("rotate", 0))
+            return VideoProbe(
+                path=src, width=cc.width, height=cc.height,
+                pix_fmt=cc.pix_fmt or "", fps=Fraction(fps) if fps else None, num_frames=n,
+                duration=dur, has_audio=any(x.type == "audio" for x in c.streams),
+                rotation=rot % 360,
+                color_range=str(getattr(cc, "color_range", "") or "") or None,
+                color_matrix=str(getattr(cc, "colorspace", "") or "") or None,
+                codec=cc.name,
+            )
+    except InputError:
+        raise
+    except av.error.FFmpegError as exc:
+        raise InputError(f"not a readable video or image ({exc.strerror or exc})", file=src) from None
