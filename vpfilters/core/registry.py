@@ -44,7 +44,11 @@ def get(name: str) -> type[Protector]:
     if ep is None:
         raise SpecError(f"unknown protector {name!r}; available: {', '.join(names()) or '(none)'}",
                         parameter="spec")
-    cls = ep.load()
+    try:
+        cls = ep.load()
+    except Exception as exc:  # a broken plug-in: a clear error, not a traceback
+        raise VpfError(f"protector {name!r} ({ep.value}) failed to load: "
+                       f"{type(exc).__name__}: {exc}", parameter="spec") from exc
     if not (isinstance(cls, type) and issubclass(cls, Protector)):
         raise VpfError(f"entry point {name!r} ({ep.value}) is not a vpfilters Protector")
     return cls

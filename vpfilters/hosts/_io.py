@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +23,35 @@ def is_live(src) -> bool:
 
 def is_image(path) -> bool:
     return Path(str(path)).suffix.lower() in IMAGE_SUFFIXES
+
+
+_SEQUENCE = re.compile(r"%0?(\d*)d")
+
+
+def is_sequence(path) -> bool:
+    """True for a printf-style numbered image pattern such as ``frames/img%03d.png``."""
+    s = str(path)
+    return not is_live(s) and is_image(s) and len(_SEQUENCE.findall(Path(s).name)) == 1
+
+
+def check_sequence(path) -> list[Path]:
+    """The files an image pattern (``img%03d.png``) matches, in order; :class:`InputError` if none."""
+    p = Path(str(path))
+    if not p.parent.is_dir():
+        raise InputError(f"the folder {p.parent} of the image pattern does not exist", file=p)
+    m = _SEQUENCE.search(p.name)
+    width = int(m.group(1) or 0)
+    digits = r"\d{%d,}" % width if width else r"\d+"
+    rx = re.compile(re.escape(p.name[:m.start()]) + f"({digits})" + re.escape(p.name[m.end():]) + "$")
+    found = sorted((int(mm.group(1)), q) for q in p.parent.iterdir()
+                   if (mm := rx.match(q.name)) and q.is_file())
+    if not found:
+        raise InputError("no file matches the image pattern", file=p)
+    return [q for _, q in found]
+
+
+_TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
+_TEXT_DECODERS = frozenset({"ansi", "bintext", "xbin", "idf"})
 
 
 @dataclass
@@ -73,6 +103,10 @@ def check_output(dst, src=None) -> Path:
     if not parent.exists():
         raise OutputError(f"the output directory {parent} does not exist", file=d,
                           parameter="output")
+    if not parent.is_dir():
+        # also what stops root, for whom permission bits do not count
+        raise OutputError(f"{parent} is not a directory, so nothing can be written under it",
+                          file=d, parameter="output")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"the output directory {parent} is not writable", file=d,
                           parameter="output")
@@ -91,7 +125,12 @@ def atomic_output(dst, suffix: str | None = None):
     """
     d = Path(dst)
     suffix = suffix if suffix is not None else d.suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{d.stem}.", suffix=f".part{suffix}", dir=d.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{d.stem}.", suffix=f".part{suffix}",
+                                   dir=d.parent or ".")
+    except OSError as exc:
+        raise OutputError(f"cannot write beside the output ({exc.strerror or exc})", file=d,
+                          parameter="output") from None
     os.close(fd)
     old = None
     try:
@@ -100,6 +139,8 @@ def atomic_output(dst, suffix: str | None = None):
         old = None
     try:
         yield tmp
+        with contextlib.suppress(OSError):  # mkstemp makes 0600; give the usual umask bits
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, d)
     finally:
         if old is not None:
@@ -108,8 +149,81 @@ def atomic_output(dst, suffix: str | None = None):
             os.unlink(tmp)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def signal_to_interrupt():
+    """SIGTERM raises KeyboardInterrupt (as in :func:`atomic_output`); returns the old handler."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread
+        return None
+
+
+def restore_signal(old) -> None:
+    if old is not None:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, old)
+
+
+def check_output_dir(dst, src=None) -> Path:
+    """Check an output *folder* (batches of images): not the input, creatable or writable."""
+    d = Path(dst)
+    if src is not None and Path(src).exists() and d.exists():
+        with contextlib.suppress(OSError):
+            if os.path.samefile(src, d):
+                raise OutputError("the output folder is the input folder; choose another output",
+                                  file=d, parameter="output")
+    if d.exists():
+        if not d.is_dir():
+            raise OutputError("the output path is a file, but the input is a folder of images",
+                              file=d, parameter="output")
+        if not os.access(d, os.W_OK | os.X_OK):
+            raise OutputError("the output folder is not writable", file=d, parameter="output")
+        return d
+    check_output(d, src)  # the folder will be created: its parent must be writable
+    return d
+
+
+def display_matrix(stream) -> tuple[int, ...] | None:
+    """The 3x3 display matrix (9 ints, 16.16 fixed point) of a PyAV stream or frame, if any."""
+    import struct
+
+    raw = None
+    with contextlib.suppress(Exception):
+        cc = getattr(stream, "codec_context", None)
+        sd = getattr(cc, "coded_side_data", None) if cc is not None else None
+        if sd:
+            raw = sd.get("display_matrix")
+    if raw is None:
+        with contextlib.suppress(Exception):
+            import av
+
+            sd = getattr(stream, "side_data", None)  # a decoded av.VideoFrame
+            if sd is not None:
+                item = sd.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+                raw = bytes(item) if item is not None else None
+    if not raw or len(raw) < 36:
+        return None
+    return struct.unpack("<9i", bytes(raw)[:36])
+
+
+def display_rotation(matrix) -> int:
+    """Degrees (0/90/180/270) the coded picture must be turned *clockwise* for display."""
+    import math
+
+    a, b = matrix[0], matrix[1]
+    if a == 0 and b == 0:
+        return 0
+    ccw = -math.degrees(math.atan2(b, a))  # av_display_rotation_get(): counter-clockwise degrees
+    return int(round(-ccw / 90.0)) * 90 % 360
 
 
 def probe(path) -> VideoProbe:
@@ -121,7 +235,9 @@ def probe(path) -> VideoProbe:
     import av
 
     src = str(path)
-    if not is_live(src):
+    if is_sequence(src):
+        check_sequence(src)
+    elif not is_live(src):
         check_input(src)
     try:
         with av.open(src, timeout=10 if is_live(src) else None) as c:
@@ -131,6 +247,10 @@ def probe(path) -> VideoProbe:
                 raise InputError(f"no video stream (the file has: {', '.join(kinds)})", file=src)
             s = vs[0]
             cc = s.codec_context
+            if c.format.name in _TEXT_DEMUXERS or cc.name in _TEXT_DECODERS:
+                # FFmpeg renders .txt/.nfo/.asc files as ANSI art "video"
+                raise InputError(f"this is a text file ({c.format.name} / {cc.name}), not a video "
+                                 "or image", file=src)
             if not cc.width or not cc.height:
                 raise InputError("the video stream has no picture size (not a decodable video)",
                                  file=src)
@@ -144,11 +264,9 @@ def probe(path) -> VideoProbe:
             if n is None and dur and fps:
                 n = int(round(dur * float(fps)))
             rot = 0
-            try:
-                disp = getattr(s, "side_data", None)
-                rot = int(round(float(disp.get("DISPLAYMATRIX", 0)))) if disp else 0
-            except Exception:
-                rot = 0
+            matrix = display_matrix(s)
+            if matrix is not None:
+                rot = display_rotation(matrix)
             if not rot:
                 with contextlib.suppress(Exception):
                     rot = int(s.metadata.get("rotate", 0))

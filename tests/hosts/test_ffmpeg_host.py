@@ -1,0 +1,591 @@
+"""The ffmpeg-python host on real clips: pixels, audio, depth, range, timing, metadata, failures."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+av = pytest.importorskip("av")
+pytest.importorskip("ffmpeg")  # ffmpeg-python
+if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+    pytest.skip("needs the ffmpeg and ffprobe command-line tools", allow_module_level=True)
+
+from vpfilters.core import Frame, FrameContext, Protector, build, register  # noqa: E402
+from vpfilters.errors import (InputError, OutputError, ProtectionError, SpecError,  # noqa: E402
+                              VpfError)
+from vpfilters.ffmpeg import (RAW_FORMATS, decoder_command, encoder_command,  # noqa: E402
+                              nearest_raw_format, run)
+from vpfilters.hosts.ffmpeg import _geometry, _views  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("VPF_SHARED_DATA") or REPO.parent / "shared" / "data")
+VIDEO = SHARED / "intel_sample_videos" / "one-by-one-person-detection.mp4"
+SPEC = "fill=box=100/80/300/200:color=white"
+W, H, N = 768, 432, 30  # the cut: 3 s at 10 fps
+
+
+def ff(*args):
+    """Run the ffmpeg CLI (test fixtures only)."""
+    subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                    *map(str, args)], check=True, timeout=120)
+
+
+def ffprobe(path, *entries) -> dict:
+    out = subprocess.run(["ffprobe", "-v", "error", "-of", "json", *entries, str(path)],
+                         check=True, capture_output=True, timeout=60).stdout
+    return json.loads(out)
+
+
+def streams(path) -> list[dict]:
+    return ffprobe(path, "-show_streams")["streams"]
+
+
+def video_pts(path) -> list[float]:
+    """Presentation times of the video frames, from ffprobe, relative to the first."""
+    pk = ffprobe(path, "-select_streams", "v:0", "-show_entries", "packet=pts_time")["packets"]
+    t = sorted(float(p["pts_time"]) for p in pk)
+    return [x - t[0] for x in t]
+
+
+def planes_of(f) -> list[np.ndarray]:
+    """The planes of a decoded PyAV frame as arrays (row padding cut off, 8 or 16 bit)."""
+    dtype = np.uint8 if f.format.components[0].bits <= 8 else np.dtype("<u2")
+    out = []
+    for p in f.planes:
+        a = np.frombuffer(p, np.uint8).reshape(p.height, p.line_size).view(dtype)[:, :p.width]
+        out.append(a.copy())
+    return out
+
+
+def decode(path) -> list[list[np.ndarray]]:
+    with av.open(str(path)) as c:
+        return [planes_of(f) for f in c.decode(video=0)]
+
+
+def expected(path, spec=SPEC, core="yuv420p") -> list[list[np.ndarray]]:
+    """The pipeline applied to the frames PyAV decodes, colour properties from the stream."""
+    pipeline = build(spec)
+    out = []
+    with av.open(str(path)) as c:
+        for n, f in enumerate(c.decode(video=0)):
+            full = f.color_range == 2 or f.format.name.startswith("yuvj")
+            props = {"_Range": 0 if full else 1}
+            if f.colorspace not in (None, 2):
+                props["_Matrix"] = int(f.colorspace)
+            frame = Frame(planes_of(f), core, n, props)
+            out.append(pipeline.process(frame, FrameContext(n)).planes)
+    return out
+
+
+def assert_same(got, want):
+    assert len(got) == len(want), f"{len(got)} frames, expected {len(want)}"
+    for n, (g, w) in enumerate(zip(got, want, strict=True)):
+        for i, (a, b) in enumerate(zip(g, w, strict=True)):
+            assert a.shape == b.shape, f"frame {n} plane {i}: {a.shape} != {b.shape}"
+            assert np.array_equal(a, b), f"frame {n} plane {i}: {np.count_nonzero(a != b)} differ"
+
+
+def no_children():
+    """True when this process has no child left, running or zombie (everything was reaped)."""
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def nothing_at(dst: Path) -> bool:
+    return not dst.exists() and not list(dst.parent.glob(f".{dst.stem}.*.part*"))
+
+
+# ------------------------------------------------------------------------------------ clips
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> Path:
+    if not VIDEO.is_file():
+        pytest.skip(f"shared video {VIDEO} not found (set VPF_SHARED_DATA)")
+    return tmp_path_factory.mktemp("ffmpeg_host")
+
+
+@pytest.fixture(scope="module")
+def clip(clips) -> Path:
+    """3 s of the shared video (768x432, 10 fps, BT.601 limited) with a 440 Hz sine track."""
+    out = clips / "clip.mp4"
+    ff("-ss", 20, "-t", 3, "-i", VIDEO, "-f", "lavfi", "-t", 3, "-i",
+       "sine=frequency=440:sample_rate=48000", "-map", "0:v", "-map", "1:a", "-c:v", "libx264",
+       "-preset", "veryfast", "-crf", 18, "-bf", 2, "-c:a", "aac", "-shortest", out)
+    return out
+
+
+# ------------------------------------------------------------------------------------ pixels
+
+
+def test_fill_gives_the_pipeline_pixels_exactly(clip, tmp_path, capsys):
+    dst = tmp_path / "out.mkv"
+    summary = run(clip, dst, SPEC, codec="ffv1")
+    assert summary["frames"] == N and summary["output"] == str(dst)
+    assert summary["failed_frames"] == [] and summary["truncated"] is False
+    got = decode(dst)
+    assert_same(got, expected(clip))
+    y = got[0][0]
+    assert (y[80:200, 100:300] == 235).all()  # white, BT.601 limited range
+    assert (got[0][1][40:100, 50:150] == 128).all()
+    assert not (y[:80] == 235).all()
+    s = next(s for s in streams(dst) if s["codec_type"] == "video")
+    assert (s["pix_fmt"], s["color_range"], s["color_space"]) == ("yuv420p", "tv", "smpte170m")
+    assert s.get("color_primaries") == "smpte170m" and s.get("color_transfer") == "smpte170m"
+    err = capsys.readouterr().err
+    assert f"vpf: {N} frames," in err and f"FPS -> {dst}" in err
+
+
+def test_audio_is_copied(clip, tmp_path):
+    dst = tmp_path / "out.mp4"
+    run(clip, dst, SPEC, progress=False)
+    src_a = [s for s in streams(clip) if s["codec_type"] == "audio"]
+    out_a = [s for s in streams(dst) if s["codec_type"] == "audio"]
+    assert len(out_a) == 1 and out_a[0]["codec_name"] == "aac"
+    assert out_a[0]["nb_frames"] == src_a[0]["nb_frames"]  # copied packet for packet
+    assert abs(float(out_a[0]["duration"]) - float(src_a[0]["duration"])) < 0.05
+
+
+@pytest.mark.parametrize("codec", ["ffv1", "libx265"])
+def test_10_bit_in_and_out(clip, tmp_path, codec):
+    if codec == "libx265" and "libx265" not in av.codecs_available:
+        pytest.skip("no libx265")
+    src = tmp_path / "ten.mkv"
+    ff("-i", clip, "-pix_fmt", "yuv420p10le", "-c:v", "ffv1", "-c:a", "copy", src)
+    dst = tmp_path / f"out_{codec}.mkv"
+    summary = run(src, dst, SPEC, codec=codec, crf=20, progress=False)
+    assert summary["format"] == "yuv420p10"
+    s = next(s for s in streams(dst) if s["codec_type"] == "video")
+    assert s["pix_fmt"] == "yuv420p10le"
+    got = decode(dst)
+    if codec == "ffv1":
+        assert_same(got, expected(src, core="yuv420p10"))
+    assert abs(float(np.mean(got[3][0][85:195, 105:295])) - 940) < 2  # 10-bit limited white
+
+
+def test_full_range_yuvj420p_is_not_range_converted(clip, tmp_path):
+    src = tmp_path / "j.mp4"
+    ff("-i", clip, "-pix_fmt", "yuvj420p", "-c:v", "libx264", "-crf", 18, "-an", src)
+    assert streams(src)[0]["pix_fmt"] == "yuvj420p"
+    dst = tmp_path / "out.mkv"
+    run(src, dst, SPEC, codec="ffv1", progress=False)
+    got = decode(dst)
+    assert_same(got, expected(src))
+    assert (got[0][0][80:200, 100:300] == 255).all()  # full-range white
+    dec = decode(src)
+    assert np.array_equal(got[0][0][300:], dec[0][0][300:])  # outside the box: untouched
+    assert streams(dst)[0]["color_range"] == "pc"
+
+
+def test_image_sequence_input(clip, tmp_path):
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    ff("-i", clip, "-frames:v", 5, seq / "img%03d.png")
+    dst = tmp_path / "out.mkv"
+    summary = run(str(seq / "img%03d.png"), dst, SPEC, codec="ffv1", progress=False)
+    assert summary["frames"] == 5 and summary["format"] == "rgbp"
+    with av.open(str(dst)) as c:
+        got = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    with av.open(str(seq / "img001.png")) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    assert len(got) == 5
+    assert (got[0][80:200, 100:300] == 255).all()
+    keep = np.ones(first.shape[:2], bool)
+    keep[80:200, 100:300] = False
+    assert np.array_equal(got[0][keep], first[keep])  # R, G, B planes in the right order
+
+
+@pytest.mark.parametrize("pix_fmt,core,out_fmt", [
+    ("gray", "gray", "gray"), ("nv12", "yuv420p", "yuv420p"), ("yuv444p", "yuv444p", "yuv444p"),
+    ("yuyv422", "yuv422p", "yuv422p"), ("rgb24", "rgbp", None), ("gray10le", "gray10", "gray10le"),
+])
+def test_other_pixel_formats(clip, tmp_path, pix_fmt, core, out_fmt):
+    src = tmp_path / f"{pix_fmt}.nut"
+    ff("-i", clip, "-frames:v", 3, "-pix_fmt", pix_fmt, "-c:v", "rawvideo", "-an", src)
+    assert streams(src)[0]["pix_fmt"] == pix_fmt
+    dst = tmp_path / "out.mkv"
+    summary = run(src, dst, SPEC, codec="ffv1", progress=False)
+    assert summary["format"] == core and summary["frames"] == 3
+    if out_fmt:
+        assert streams(dst)[0]["pix_fmt"] == out_fmt
+    with av.open(str(dst)) as c:
+        f = next(c.decode(video=0))
+        rgb = f.to_ndarray(format="rgb24")
+    # white, whatever the format (an untagged gray source counts as limited range: 235)
+    assert (rgb[85:195, 105:295] >= (230 if core.startswith("gray") else 250)).all()
+
+
+def test_nearest_raw_format():
+    assert nearest_raw_format("yuv420p") == "yuv420p"
+    assert nearest_raw_format("yuvj444p") == "yuvj444p"
+    assert nearest_raw_format("nv12") == "yuv420p"
+    assert nearest_raw_format("p010le") == "yuv420p10le"
+    assert nearest_raw_format("yuv420p9le") == "yuv420p10le"
+    assert nearest_raw_format("yuyv422") == "yuv422p"
+    assert nearest_raw_format("pal8") == "gbrp"
+    assert nearest_raw_format("rgba64le") == "gbrp16le"
+    assert nearest_raw_format("ya8") == "gray"
+    assert nearest_raw_format("no_such_format") is None
+
+
+def test_missing_image_pattern_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="no file matches"):
+        run(str(tmp_path / "img%03d.png"), tmp_path / "out.mp4", SPEC, progress=False)
+
+
+def test_variable_frame_rate_timing_is_kept(clip, tmp_path):
+    src = tmp_path / "vfr.mp4"
+    # keep frames 0,1,2 of every 7: gaps of 0.1 s and 0.5 s
+    ff("-i", clip, "-vf", r"select='lt(mod(n\,7)\,3)'", "-fps_mode", "vfr", "-c:v", "libx264",
+       "-preset", "veryfast", "-c:a", "copy", src)
+    want = video_pts(src)
+    assert len(set(np.round(np.diff(want), 3))) > 1, "the test clip is not VFR"
+    dst = tmp_path / "out.mp4"
+    summary = run(src, dst, SPEC, progress=False)
+    got = video_pts(dst)
+    assert summary["frames"] == len(want) == len(got)
+    assert np.allclose(got, want, atol=1e-3), (got, want)
+
+
+def test_rotation_is_applied_once_and_not_tagged(clip, tmp_path):
+    src = tmp_path / "rot.mp4"
+    ff("-i", clip, "-c", "copy", "-metadata:s:v:0", "rotate=90", src)
+    assert any("rotation" in sd for sd in streams(src)[0].get("side_data_list", []))
+    upright = tmp_path / "upright.mkv"  # ffmpeg's own autorotated decode
+    ff("-i", src, "-an", "-c:v", "ffv1", upright)
+    for keep in (False, True):
+        dst = tmp_path / f"out_{keep}.mkv"
+        summary = run(src, dst, SPEC, codec="ffv1", keep_metadata=keep, progress=False)
+        assert summary["rotation"] in (90, 270)
+        v = streams(dst)[0]
+        assert (v["width"], v["height"]) == (H, W)
+        assert not any("rotation" in sd for sd in v.get("side_data_list", []))
+        assert "rotate" not in v.get("tags", {})
+        assert_same(decode(dst), expected(upright))
+
+
+@pytest.fixture(scope="module")
+def tagged(clip, clips) -> Path:
+    """The clip with identifying tags and a subtitle stream."""
+    srt = clips / "names.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:02,000\nJohn Doe, 12 Main Street\n")
+    out = clips / "tagged.mp4"
+    ff("-i", clip, "-i", srt, "-map", 0, "-map", 1, "-c", "copy", "-c:s", "mov_text",
+       "-metadata", "title=Secret title", "-metadata", "location=+48.8577+002.2950/",
+       "-metadata", "creation_time=2020-01-02T03:04:05Z", "-metadata:s:a:0", "language=fra", out)
+    return out
+
+
+def test_identifying_metadata_is_stripped_by_default(tagged, tmp_path):
+    dst = tmp_path / "out.mp4"
+    run(tagged, dst, SPEC, progress=False)
+    info = ffprobe(dst, "-show_format", "-show_streams")
+    tags = info["format"].get("tags", {})
+    assert not {"title", "location", "creation_time"} & set(tags)
+    assert sorted(s["codec_type"] for s in info["streams"]) == ["audio", "video"]
+    assert all("creation_time" not in s.get("tags", {}) for s in info["streams"])
+
+
+def test_metadata_is_kept_when_asked(tagged, tmp_path):
+    dst = tmp_path / "out.mp4"
+    run(tagged, dst, SPEC, keep_metadata=True, progress=False)
+    info = ffprobe(dst, "-show_format", "-show_streams")
+    tags = info["format"].get("tags", {})
+    assert tags.get("title") == "Secret title" and tags.get("location") == "+48.8577+002.2950/"
+    assert sorted(s["codec_type"] for s in info["streams"]) == ["audio", "subtitle", "video"]
+    audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
+    assert audio["tags"].get("language") == "fra"
+
+
+def test_truncated_input_is_processed_and_reported(clip, tmp_path, caplog):
+    whole = tmp_path / "whole.mp4"
+    ff("-i", clip, "-c", "copy", "-movflags", "+faststart", whole)  # index first: still opens
+    src = tmp_path / "cut.mp4"
+    data = whole.read_bytes()
+    src.write_bytes(data[:len(data) // 2])
+    dst = tmp_path / "out.mkv"
+    with caplog.at_level(logging.WARNING, logger="vpfilters"):
+        summary = run(src, dst, SPEC, codec="ffv1", progress=False)
+    assert summary["truncated"] is True and 0 < summary["frames"] < N
+    assert summary["expected_frames"] == N
+    msg = " ".join(r.getMessage() for r in caplog.records)
+    assert str(src) in msg and f"{summary['frames']} of {N} frames" in msg
+    assert len(decode(dst)) == summary["frames"]
+
+
+# ------------------------------------------------------------------------------------ look-ahead
+
+
+class Neighbours(Protector):
+    """Fills its frame, and checks that neighbours come as decoded (not yet / never filled)."""
+
+    name = "test_ff_neighbours"
+    window = 2
+    seen: list = []
+
+    def process(self, frame, ctx):
+        here = frame.planes[0].copy()
+        for n in range(frame.index - 2, frame.index + 3):
+            try:
+                other = ctx.frame(n)
+            except IndexError:
+                continue
+            assert other.index == n and not (other.planes[0] == 7).all()
+            if n == frame.index:
+                assert np.array_equal(other.planes[0], here)
+            type(self).seen.append((frame.index, n))
+        frame.planes[0][...] = 7
+        return frame
+
+
+class Replace(Protector):
+    """Returns a new frame instead of editing in place."""
+
+    name = "test_ff_replace"
+
+    def process(self, frame, ctx):
+        out = frame.copy()
+        out.planes[0][...] = 50
+        return out
+
+
+def test_a_protector_may_return_a_new_frame(clip, tmp_path):
+    register(Replace)
+    dst = tmp_path / "out.mkv"
+    run(clip, dst, "test_ff_replace", codec="ffv1", progress=False)
+    assert all((f[0] == 50).all() for f in decode(dst))
+
+
+def test_window_protectors_see_decoded_neighbours(clip, tmp_path):
+    register(Neighbours)
+    Neighbours.seen = []
+    dst = tmp_path / "out.mkv"
+    summary = run(clip, dst, "test_ff_neighbours", codec="ffv1", on_error="stop", progress=False)
+    assert summary["frames"] == N and summary["failed_frames"] == []
+    assert (0, 2) in Neighbours.seen and (N - 1, N - 3) in Neighbours.seen
+    assert (N - 1, N) not in Neighbours.seen  # past the end: IndexError
+    assert all((f[0] == 7).all() for f in decode(dst))
+
+
+# ------------------------------------------------------------------------------------ failures
+
+
+class Boom(Protector):
+    name = "test_ff_boom"
+    error = RuntimeError
+
+    def process(self, frame, ctx):
+        if frame.index == 5:
+            raise self.error("detector crashed")
+        return frame
+
+
+class Interrupt(Boom):
+    name = "test_ff_interrupt"
+    error = KeyboardInterrupt
+
+
+def test_bad_spec_leaves_nothing(clip, tmp_path):
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(SpecError):
+        run(clip, dst, "no_such_protector=x=1", progress=False)
+    with pytest.raises(SpecError):
+        run(clip, dst, "", progress=False)
+    assert nothing_at(dst)
+
+
+def test_bad_inputs_are_input_errors(tmp_path):
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(InputError, match="missing.mp4"):
+        run(tmp_path / "missing.mp4", dst, SPEC, progress=False)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(os.urandom(20000))
+    with pytest.raises(InputError, match="junk.mp4"):
+        run(junk, dst, SPEC, progress=False)
+    with pytest.raises(InputError):
+        run(tmp_path, dst, SPEC, progress=False)
+    assert nothing_at(dst)
+
+
+def test_unwritable_output_leaves_nothing(clip, tmp_path):
+    with pytest.raises(OutputError):
+        run(clip, tmp_path / "no" / "such" / "dir" / "out.mp4", SPEC, progress=False)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError):
+        run(clip, blocker / "out.mp4", SPEC, progress=False)
+    with pytest.raises(OutputError, match="input"):
+        run(clip, clip, SPEC, progress=False)
+    assert clip.stat().st_size > 0
+
+
+def test_encoder_failure_names_the_output_and_quotes_ffmpeg(clip, tmp_path):
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(OutputError) as err:
+        run(clip, dst, SPEC, codec="no_such_encoder", progress=False)
+    assert str(dst) in str(err.value) and "ffmpeg:" in str(err.value)
+    assert "no_such_encoder" in str(err.value)
+    assert nothing_at(dst) and no_children()
+
+
+def test_protector_failure_with_stop_leaves_nothing_and_no_process(clip, tmp_path):
+    register(Boom)
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(ProtectionError) as err:
+        run(clip, dst, "test_ff_boom", on_error="stop", progress=False)
+    assert err.value.frame == 5
+    assert nothing_at(dst) and no_children()
+
+
+def test_protector_failure_fails_closed_by_default(clip, tmp_path):
+    register(Boom)
+    dst = tmp_path / "out.mkv"
+    summary = run(clip, dst, "test_ff_boom", codec="ffv1", progress=False)
+    assert summary["failed_frames"] == [5] and summary["frames"] == N
+    y = decode(dst)[5][0]
+    assert (y == y[0, 0]).all()  # the whole frame hidden
+
+
+def test_interrupt_mid_stream_leaves_nothing_and_no_process(clip, tmp_path):
+    register(Interrupt)
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        run(clip, dst, "test_ff_interrupt", progress=False)
+    assert nothing_at(dst) and no_children()
+
+
+def test_max_frames(clip, tmp_path):
+    dst = tmp_path / "out.mkv"
+    summary = run(clip, dst, SPEC, codec="ffv1", max_frames=7, progress=False)
+    assert summary["frames"] == 7 and summary["truncated"] is False
+    assert len(decode(dst)) == 7 and no_children()
+    with pytest.raises(VpfError):
+        run(clip, dst, SPEC, max_frames=0, progress=False)
+
+
+# ------------------------------------------------------------------------------------ units
+
+
+def test_raw_formats_cover_core_formats_in_plane_order():
+    from vpfilters.core import FORMATS
+
+    assert {core for core, _, _ in RAW_FORMATS.values()} <= set(FORMATS)
+    buf = bytearray(np.concatenate([np.full(6, v, np.uint8) for v in (1, 2, 3)]).tobytes())
+    g, b, r = 1, 2, 3  # gbrp memory order
+    planes = _views(buf, "rgbp", _geometry("rgbp", 3, 2), RAW_FORMATS["gbrp"][1], 0, "x")
+    assert [int(p[0, 0]) for p in planes] == [r, g, b]
+    planes[0][...] = 9  # views: writes reach the buffer
+    assert buf[12] == 9
+    odd = _geometry("yuv420p", 7, 5)
+    assert odd == [(5, 7), (3, 4), (3, 4)]
+    with pytest.raises(VpfError):
+        _views(bytearray(10), "yuv420p", odd, None, 3, "x")
+
+
+def test_commands():
+    dec = decoder_command("udp://127.0.0.1:1234", ["yuv420p", "gray"], live=True)
+    assert ["-fflags", "nobuffer"] == dec[dec.index("-fflags"):dec.index("-fflags") + 2]
+    for flag in ("-rw_timeout", "-probesize", "-analyzeduration", "-flush_packets"):
+        assert flag in dec
+    assert "format=pix_fmts=yuv420p|gray" in dec and "passthrough" in dec and "0:a?" in dec
+    enc = encoder_command("out.mp4", colour={"color_range": "pc"}, output_kwargs={"acodec": "aac"})
+    assert enc[enc.index("-c:a") + 1] == "aac" and "-acodec" not in enc
+    assert enc.count("-color_range") == 2  # on the raw input and on the output
+    assert enc[enc.index("-map_metadata") + 1] == "-1"
+    img = encoder_command("out.png")
+    assert "-c:v" not in img and "-update" in img and "-crf" not in img
+
+
+# ------------------------------------------------------------------------------------ crashes
+
+
+def children(marker: str) -> list[int]:
+    """Pids of this process's children whose command line contains ``marker``."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and marker in cmd:
+            out.append(int(d.name))
+    return out
+
+
+class KillChild(Protector):
+    """Kills the decoder or the encoder (SIGKILL) when frame 5 arrives: a crash mid-stream."""
+
+    name = "test_ff_kill_child"
+    marker = ""
+
+    def process(self, frame, ctx):
+        if frame.index == 5:
+            for pid in children(type(self).marker):
+                os.kill(pid, 9)
+        return frame
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("who,error", [("pipe:1", InputError), ("pipe:0", OutputError)])
+def test_a_child_crashing_mid_stream_leaves_nothing(clip, tmp_path, who, error):
+    register(KillChild)
+    KillChild.marker = who  # the decoder writes pipe:1, the encoder reads pipe:0
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(error) as err:
+        run(clip, dst, "test_ff_kill_child", progress=False)
+    assert str(clip if who == "pipe:1" else dst) in str(err.value)
+    assert nothing_at(dst) and no_children()
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX signals")
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_mid_stream_leaves_nothing_and_no_ffmpeg(clip, tmp_path, sig):
+    import signal
+    import sys
+
+    dst = tmp_path / "out.mp4"
+    code = ("import sys; from vpfilters.ffmpeg import run; "
+            "run(sys.argv[1], sys.argv[2], 'blur=box=0/0/700/400', progress=False, "
+            "input_kwargs={'stream_loop': 50})")
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=path)
+    proc = subprocess.Popen([sys.executable, "-c", code, str(clip), str(dst)], env=env,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(p.stat().st_size > 0 for p in tmp_path.glob(".out.*.part*")):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the run never started writing"
+            time.sleep(0.05)
+        os.kill(proc.pid, getattr(signal, sig))
+        assert proc.wait(timeout=20) != 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+    assert nothing_at(dst)
+    time.sleep(0.2)
+    left = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+            and str(tmp_path).encode() in _cmdline(p)]
+    assert not left, "an ffmpeg child outlived the run"
+
+
+def _cmdline(p: Path) -> bytes:
+    try:
+        return (p / "cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -1,0 +1,881 @@
+"""ffmpeg-python host: one ffmpeg process decodes, the pipeline protects, a second ffmpeg encodes.
+
+How frames travel
+-----------------
+::
+
+    ffmpeg (decoder)  --NUT: rawvideo + copied audio-->  Python  --NUT-->  ffmpeg (encoder) -> dst
+      -i SRC, autorotate,                              demux with PyAV,      -c:v libx264 ...
+      -fps_mode passthrough                            protect in place      -c:a copy
+
+* **Raw video in the input's own pixel format.** The decoder ends its filter chain with
+  ``format=pix_fmts=<the formats the pipeline accepts>``, so ffmpeg keeps the decoded format when
+  the core model has it (``yuv420p``, ``yuv420p10le``, ``yuv444p``, ``gray``, ``gray10le``, ...) and
+  otherwise converts to the nearest one (``nv12`` -> ``yuv420p``, ``p010le`` -> ``yuv420p10le``,
+  ``rgb24``/``pal8`` -> ``gbrp``). ``yuvj*`` pictures travel as they are and become
+  ``yuv*`` frames with ``_Range=0`` (full range), with no range conversion. ``gbrp`` planes are
+  reordered (views, no copy) to the core ``rgbp`` order R, G, B. See :data:`RAW_FORMATS`.
+* **Timestamps travel with the frames.** The raw frames go through a NUT pipe rather than a bare
+  rawvideo pipe: NUT carries each frame's pts in the source's own time base, so variable frame
+  rate input keeps its exact timing (``-fps_mode passthrough`` and ``-enc_time_base -1`` on both
+  sides; nothing is dropped, duplicated or re-timed).
+* **Audio** is copied (``-c:a copy``) through the same pipe, so it stays in sync with the video
+  and a live input is opened only once. The encoder writes the source's colour properties
+  (range, matrix, primaries, transfer) on the output.
+* **Frames are numpy views into the demuxed packet**; protectors edit them in place and the same
+  packet is written to the encoder: no copy per frame (one copy per frame only for protectors
+  that declare a look-ahead ``window``, whose neighbours must stay as decoded).
+
+Rotation: ffmpeg autorotates on decode, so frames are protected in *display* orientation (boxes
+are display coordinates) and the output carries no rotation tag (the picture is already upright).
+
+Identifying metadata (container and stream tags such as GPS location and creation time,
+chapters, subtitle and data streams) is dropped unless ``keep_metadata=True``.
+
+ffmpeg-python has had no release since 2019, so this module uses only its command-line builder
+(:func:`ffmpeg.input`, :func:`ffmpeg.output`, ``compile``) and :func:`ffmpeg.probe`; processes
+are started and reaped here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from vpfilters.core import FORMATS, Frame, FrameContext, Pipeline, StreamInfo, build
+from vpfilters.errors import FormatError, InputError, OutputError, ParameterError, VpfError
+from vpfilters.hosts import _io
+
+log = logging.getLogger("vpfilters")
+
+__all__ = ["RAW_FORMATS", "decoder_command", "encoder_command", "nearest_raw_format", "run"]
+
+#: ffmpeg raw pixel format -> (core format, plane order in memory -> core order, forced _Range).
+#: Only these travel through the pipe; ffmpeg converts anything else to the nearest of them.
+RAW_FORMATS: dict[str, tuple[str, tuple[int, ...] | None, int | None]] = {
+    "yuv420p": ("yuv420p", None, None),
+    "yuvj420p": ("yuv420p", None, 0),
+    "yuv422p": ("yuv422p", None, None),
+    "yuvj422p": ("yuv422p", None, 0),
+    "yuv444p": ("yuv444p", None, None),
+    "yuvj444p": ("yuv444p", None, 0),
+    "yuv420p10le": ("yuv420p10", None, None),
+    "yuv420p12le": ("yuv420p12", None, None),
+    "yuv420p16le": ("yuv420p16", None, None),
+    "yuv422p10le": ("yuv422p10", None, None),
+    "yuv444p10le": ("yuv444p10", None, None),
+    "yuv444p16le": ("yuv444p16", None, None),
+    "gray": ("gray", None, None),
+    "gray10le": ("gray10", None, None),
+    "gray16le": ("gray16", None, None),
+    "gbrp": ("rgbp", (2, 0, 1), 0),       # memory order G, B, R -> core R, G, B
+    "gbrp10le": ("rgbp10", (2, 0, 1), 0),
+    "gbrp16le": ("rgbp16", (2, 0, 1), 0),
+}
+
+# ffmpeg colour names -> the integer codes of VapourSynth's _Matrix/_Primaries/_Transfer (H.273)
+_MATRIX = {"gbr": 0, "bt709": 1, "fcc": 4, "bt470bg": 5, "smpte170m": 6, "smpte240m": 7,
+           "ycgco": 8, "bt2020nc": 9, "bt2020c": 10}
+_PRIMARIES = {"bt709": 1, "bt470m": 4, "bt470bg": 5, "smpte170m": 6, "smpte240m": 7, "film": 8,
+              "bt2020": 9, "smpte428": 10, "smpte431": 11, "smpte432": 12}
+_TRANSFER = {"bt709": 1, "gamma22": 4, "gamma28": 5, "smpte170m": 6, "smpte240m": 7, "linear": 8,
+             "log100": 9, "log316": 10, "iec61966-2-4": 11, "bt1361e": 12, "iec61966-2-1": 13,
+             "bt2020-10": 14, "bt2020-12": 15, "smpte2084": 16, "smpte428": 17,
+             "arib-std-b67": 18}
+_RANGES = {"tv": "tv", "mpeg": "tv", "limited": "tv", "pc": "pc", "jpeg": "pc", "full": "pc"}
+
+_CRF_PRESET = {"libx264", "libx264rgb", "libx265"}
+_CRF_ONLY = {"libvpx", "libvpx-vp9", "libaom-av1", "libsvtav1"}
+_STDERR_LINES = 200
+_TAIL = 15  # lines of ffmpeg's stderr quoted in errors
+
+
+# ---------------------------------------------------------------------------------- plumbing
+
+
+class _Stderr(threading.Thread):
+    """Drain a child's stderr (so a full pipe never blocks it) and keep the last lines."""
+
+    def __init__(self, proc: subprocess.Popen, name: str):
+        super().__init__(name=f"vpf-{name}-stderr", daemon=True)
+        self.proc = proc
+        self.lines: deque[str] = deque(maxlen=_STDERR_LINES)
+        self.video_line: str | None = None
+        self.header = threading.Event()  # the input is described (or the process ended)
+        self.start()
+
+    def run(self):
+        try:
+            for raw in iter(self.proc.stderr.readline, b""):
+                line = raw.decode("utf-8", "replace").rstrip()
+                if not line:
+                    continue
+                self.lines.append(line)
+                if self.video_line is None and "Stream #0:" in line and "Video:" in line:
+                    self.video_line = line
+                if line.startswith(("Output #0", "Stream mapping")):
+                    self.header.set()
+        except (OSError, ValueError):
+            pass
+        finally:
+            self.header.set()
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def tail(self, n: int = _TAIL) -> str:
+        self.join(timeout=2)
+        lines = list(self.lines)[-n:]
+        return ("\n  ffmpeg: " + "\n  ffmpeg: ".join(lines)) if lines else " (ffmpeg said nothing)"
+
+
+def _popen(args: list[str], **kw) -> subprocess.Popen:
+    # a session of its own: Ctrl-C in a terminal reaches Python only, which then kills the child
+    # (a child that saw SIGINT itself would end its output "cleanly" and race the clean-up)
+    try:
+        return subprocess.Popen(args, start_new_session=True, **kw)
+    except FileNotFoundError:
+        raise VpfError(f"'{args[0]}' was not found; install ffmpeg (Debian: apt install ffmpeg)",
+                       parameter="ffmpeg") from None
+
+
+def _kill(proc: subprocess.Popen | None) -> None:
+    """Kill a child and wait for it, leaving its pipes open (a container may still hold them)."""
+    if proc is not None and proc.poll() is None:
+        with contextlib.suppress(OSError):
+            proc.kill()
+        proc.wait()
+
+
+def _reap(proc: subprocess.Popen | None, kill: bool) -> None:
+    """Kill (when asked) and wait for a child; never leaves a zombie or an open pipe."""
+    if proc is None:
+        return
+    if kill and proc.poll() is None:
+        with contextlib.suppress(OSError):
+            proc.kill()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError, ValueError):
+                pipe.close()
+    try:
+        proc.wait(timeout=None if kill else 30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            proc.stderr.close()
+
+
+class _Watchdog(threading.Thread):
+    """Kill a live decoder that sends nothing for ``limit`` seconds (its output then ends)."""
+
+    def __init__(self, proc: subprocess.Popen, first: float, limit: float):
+        super().__init__(name="vpf-live-watchdog", daemon=True)
+        self.proc, self.first, self.limit = proc, first, limit
+        self.last = time.monotonic()
+        self.seen = False
+        self.fired = False
+        self.done = threading.Event()
+        self.start()
+
+    def feed(self):
+        self.last = time.monotonic()
+        self.seen = True
+
+    def run(self):
+        while not self.done.wait(0.1):
+            quiet = time.monotonic() - self.last
+            if quiet > (self.limit if self.seen else self.first) and self.proc.poll() is None:
+                self.fired = True
+                with contextlib.suppress(OSError):
+                    self.proc.kill()
+                return
+
+
+# ---------------------------------------------------------------------------------- the source
+
+
+@dataclass
+class _Source:
+    path: str
+    live: bool
+    still: bool = False
+    fps: float | None = None
+    expected: int | None = None      # frame count from the container (exact) when it has one
+    estimate: int | None = None      # for the progress bar: expected, else duration x rate
+    rotation: int = 0
+    pix_fmt: str | None = None       # as decoded (files only)
+    colour: dict = field(default_factory=dict)   # ffmpeg names: range, space, primaries, trc
+    others: list = field(default_factory=list)   # subtitle / data / attachment streams
+
+
+def _ffprobe(src: str) -> dict:
+    import ffmpeg
+
+    try:
+        return ffmpeg.probe(src)
+    except ffmpeg.Error as exc:
+        tail = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise InputError(f"ffprobe cannot read it ({' / '.join(tail) or 'no details'})",
+                         file=src) from None
+    except FileNotFoundError:
+        raise VpfError("'ffprobe' was not found; install ffmpeg (it includes ffprobe)",
+                       parameter="ffmpeg") from None
+
+
+def _colour_from(d: dict) -> dict:
+    out = {}
+    for key, name in (("color_range", "range"), ("color_space", "space"),
+                      ("color_primaries", "primaries"), ("color_transfer", "trc")):
+        v = d.get(key)
+        if v and v not in ("unknown", "unspecified", "reserved"):
+            out[name] = _RANGES.get(v, v) if name == "range" else v
+    return out
+
+
+def _probe_source(src: str) -> _Source:
+    """Validate a file / image pattern (typed errors) and read what the run needs to know."""
+    if _io.is_live(src):
+        return _Source(src, live=True)
+    if Path(src).is_dir():
+        raise InputError("a folder: give an image pattern such as folder/img%04d.png, or use the "
+                         "PyAV host for folders of images", file=src)
+    vp = _io.probe(src)  # InputError for anything that is not a decodable video
+    info = _ffprobe(src)
+    streams = info.get("streams", [])
+    v = next((s for s in streams if s.get("codec_type") == "video"), {})
+    expected = None
+    with contextlib.suppress(TypeError, ValueError):
+        expected = int(v.get("nb_frames")) or None
+    if _io.is_sequence(src):
+        expected = len(_io.check_sequence(src))
+    estimate = expected or vp.num_frames
+    others = [f"{s.get('codec_type')}:{s.get('codec_name') or '?'}" for s in streams
+              if s.get("codec_type") not in ("video", "audio")]
+    return _Source(src, live=False, still=_io.is_image(src),
+                   fps=float(vp.fps) if vp.fps else None, expected=expected, estimate=estimate,
+                   rotation=vp.rotation, pix_fmt=v.get("pix_fmt") or vp.pix_fmt or None,
+                   colour=_colour_from(v), others=others)
+
+
+_STREAM_RX = re.compile(r"Video: .*?, (\w+)\(([^)]*)\)")
+
+
+def _colour_from_log(line: str | None) -> dict:
+    """Colour properties from ffmpeg's input description (live inputs are not probed twice)."""
+    m = _STREAM_RX.search(line or "")
+    if not m:
+        return {}
+    out = {}
+    for item in (t.strip() for t in m.group(2).split(",")):
+        if item in _RANGES:
+            out["range"] = _RANGES[item]
+        elif "/" in item:
+            sp, pr, tr = (item.split("/") + ["", ""])[:3]
+            out.update({k: v for k, v in (("space", sp), ("primaries", pr), ("trc", tr))
+                        if v and v != "unknown"})
+        elif item in _MATRIX or item in _PRIMARIES or item in _TRANSFER:
+            out.update({k: item for k, table in (("space", _MATRIX), ("primaries", _PRIMARIES),
+                                                 ("trc", _TRANSFER)) if item in table})
+    return out
+
+
+def nearest_raw_format(pix_fmt: str | None) -> str | None:
+    """The :data:`RAW_FORMATS` entry that holds ``pix_fmt`` without loss (None if unknown).
+
+    Family (YUV, gray, RGB), chroma subsampling and bit depth are kept (depth rounded up to
+    10, 12 or 16); alpha is dropped; semi-planar and packed layouts become planar.
+    """
+    import av
+
+    if not pix_fmt:
+        return None
+    if pix_fmt in RAW_FORMATS:
+        return pix_fmt
+    try:
+        f = av.VideoFormat(pix_fmt, 64, 32)
+    except (ValueError, TypeError):
+        return None
+    comps = [c for c in f.components if not c.is_alpha]
+    if not comps:
+        return None
+    bits = max(c.bits for c in comps)
+    if f.is_rgb or f.has_palette or pix_fmt.startswith("xyz"):
+        stem = "rgbp"
+    elif len(comps) == 1:
+        stem = "gray"
+    else:
+        sub = {(32, 16): "420", (32, 32): "422", (64, 32): "444"}.get(
+            (comps[1].width, comps[1].height))
+        if sub is None:
+            return None
+        stem = f"yuv{sub}p"
+    by_core = {core: ff for ff, (core, _, forced) in RAW_FORMATS.items()
+               if not ff.startswith("yuvj")}
+    for depth in (8, 10, 12, 16):
+        if depth >= bits:
+            name = stem if depth == 8 else f"{stem}{depth}"
+            if name in by_core:
+                return by_core[name]
+    return None
+
+
+def _frame_props(colour: dict, family: str, forced_range: int | None) -> dict:
+    props = {}
+    if colour.get("range"):
+        props["_Range"] = 0 if colour["range"] == "pc" else 1
+    if forced_range is not None:
+        props["_Range"] = forced_range
+    if family == "rgb":
+        props["_Matrix"] = 0
+    elif colour.get("space") in _MATRIX:
+        props["_Matrix"] = _MATRIX[colour["space"]]
+    if colour.get("primaries") in _PRIMARIES:
+        props["_Primaries"] = _PRIMARIES[colour["primaries"]]
+    if colour.get("trc") in _TRANSFER:
+        props["_Transfer"] = _TRANSFER[colour["trc"]]
+    return props
+
+
+def _encoder_colour(colour: dict, family: str, forced_range: int | None) -> dict:
+    """The ffmpeg colour options that make the output carry the source's properties."""
+    c = dict(colour)
+    if forced_range == 0 and family == "yuv":
+        c["range"] = "pc"
+    if family == "rgb":
+        # the encoder may convert RGB to YUV with its own matrix: tag nothing that could lie
+        c.pop("space", None)
+        c.pop("range", None)
+    return {k: c[n] for k, n in (("color_range", "range"), ("colorspace", "space"),
+                                 ("color_primaries", "primaries"), ("color_trc", "trc")) if n in c}
+
+
+# ---------------------------------------------------------------------------------- commands
+
+
+def _live_input_options(src: str, read_timeout: float) -> dict:
+    """Low-latency demuxing for network inputs: no input buffer, a small probe.
+
+    ``-fflags nobuffer`` drops what the probe read (about the first ``analyzeduration``,
+    0.5 s), so the run starts at the live edge instead of behind it;
+    ``input_kwargs={"fflags": "-nobuffer"}`` keeps those frames.
+    """
+    us = int(read_timeout * 1_000_000)
+    opts = {"fflags": "nobuffer", "flags": "low_delay", "probesize": 131072,
+            "analyzeduration": 500_000}
+    if src.lower().startswith(("rtsp://", "rtsps://")):
+        opts.update(rtsp_transport="tcp", timeout=us)
+    else:
+        opts["rw_timeout"] = us
+    return opts
+
+
+def decoder_command(src: str, pix_fmts, *, live: bool = False, input_kwargs: dict | None = None,
+                    read_timeout: float = 10.0) -> list[str]:
+    """The decoder's command: ``src`` -> NUT (rawvideo in ``pix_fmts``, copied audio) on stdout."""
+    import ffmpeg
+
+    in_kw = _live_input_options(src, read_timeout) if live else {}
+    in_kw.update(input_kwargs or {})
+    inp = ffmpeg.input(src, **in_kw)
+    out_kw = {"vf": "format=pix_fmts=" + "|".join(pix_fmts), "c:v": "rawvideo", "c:a": "copy",
+              "fps_mode": "passthrough", "enc_time_base:v": -1, "format": "nut",
+              "map_metadata": -1, "map_chapters": -1}  # kept metadata comes from the source
+    if live:
+        out_kw["flush_packets"] = 1
+    out = ffmpeg.output(inp["v:0"], inp["a?"], "pipe:1", **out_kw)
+    return out.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info").compile()
+
+
+_ALIASES = {"vcodec": "c:v", "codec:v": "c:v", "acodec": "c:a", "codec:a": "c:a",
+            "scodec": "c:s", "codec:s": "c:s", "f": "format"}
+
+
+def encoder_command(dst: str, *, codec: str | None = "libx264", crf=23, preset="veryfast",
+                    colour: dict | None = None, audio: int = 1, keep_metadata: bool = False,
+                    metadata_src: str | None = None,
+                    output_kwargs: dict | None = None) -> list[str]:
+    """The encoder's command: NUT on stdin (+ ``metadata_src`` for kept metadata) -> ``dst``."""
+    import ffmpeg
+
+    colour = colour or {}
+    pipe = ffmpeg.input("pipe:0", format="nut", **colour)
+    streams = [pipe["v:0"]]
+    out_kw: dict = {"fps_mode": "passthrough", "enc_time_base:v": -1, **colour}
+    image = _io.is_image(dst)
+    if image:
+        if "%" not in Path(dst).name:
+            out_kw["update"] = 1
+        if codec == "libx264":
+            codec = None  # let the image muxer pick its codec (png, mjpeg...)
+    else:
+        if audio:
+            streams.append(pipe["a?"])
+            out_kw["c:a"] = "copy"
+    if codec:
+        out_kw["c:v"] = codec
+        if codec in _CRF_PRESET | _CRF_ONLY and crf is not None:
+            out_kw["crf"] = crf
+        if codec in _CRF_PRESET and preset is not None:
+            out_kw["preset"] = preset
+    if keep_metadata and metadata_src is not None and not image:
+        src = ffmpeg.input(metadata_src)
+        streams += [src["s?"], src["d?"]]
+        out_kw.update({"c:s": "copy", "c:d": "copy", "map_metadata": "{src}",
+                       "map_chapters": "{src}"})
+        # stream tags from the source too (the pipe carries none), but never a rotation: the
+        # picture is already upright
+        out_kw.update({"map_metadata:s:v:0": "{src}:s:v:0", "metadata:s:v:0": "rotate="})
+        out_kw.update({f"map_metadata:s:a:{i}": f"{{src}}:s:a:{i}" for i in range(audio)})
+    elif not keep_metadata:
+        out_kw.update(map_metadata=-1, map_chapters=-1)
+    for k, v in (output_kwargs or {}).items():
+        out_kw[_ALIASES.get(k, k)] = v
+    out = ffmpeg.output(*streams, str(dst), **out_kw)
+    args = out.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error").compile()
+    if keep_metadata and metadata_src is not None and not image:
+        # ffmpeg-python numbers the inputs itself: point the metadata maps at the source's
+        inputs = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "-i"]
+        idx = str(inputs.index(str(metadata_src)))
+        for i, a in enumerate(args[:-1]):
+            if a.startswith(("-map_metadata", "-map_chapters")):
+                args[i + 1] = args[i + 1].replace("{src}", idx)
+    return args + ["-y"]
+
+
+# ---------------------------------------------------------------------------------- frames
+
+
+def _geometry(core: str, width: int, height: int) -> list[tuple[int, int]]:
+    fam, _bits, (sx, sy), n = FORMATS[core]
+    shapes = [(height, width)]
+    for _ in range(1, n):
+        shapes.append((-(-height // (1 << sy)), -(-width // (1 << sx))) if fam == "yuv"
+                      else (height, width))
+    return shapes
+
+
+def _views(buf, core: str, shapes, order, index: int, src: str) -> list[np.ndarray]:
+    """Planar numpy views into one raw frame (no copy; writable when the buffer is)."""
+    dtype = np.uint8 if FORMATS[core][1] == 8 else np.dtype("<u2")
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    size = sum(h * w for h, w in shapes) * np.dtype(dtype).itemsize
+    if arr.size != size:
+        raise FormatError(f"a raw {core} frame of {arr.size} bytes arrived; expected {size}",
+                          file=src, frame=index)
+    arr = arr.view(dtype)
+    planes, at = [], 0
+    for h, w in shapes:
+        planes.append(arr[at:at + h * w].reshape(h, w))
+        at += h * w
+    if order is not None:
+        planes = [planes[i] for i in order]
+    return planes
+
+
+def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when ``b`` is ``a`` (the protector edited in place); cheap, unlike shares_memory."""
+    return a is b or (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+                      and a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype)
+
+
+def _as_pipeline(spec, on_error: str) -> Pipeline:
+    if isinstance(spec, Pipeline):
+        return spec
+    return build(spec, on_error=on_error)
+
+
+# ---------------------------------------------------------------------------------- the run
+
+
+class _Run:
+    """One decode -> protect -> encode run; state in one place, children always reaped."""
+
+    def __init__(self, src: str, dst: Path, pipeline: Pipeline, source: _Source, *, codec, crf,
+                 preset, keep_metadata, progress, input_kwargs, output_kwargs, max_frames,
+                 open_timeout, read_timeout):
+        self.src, self.dst, self.pipeline, self.source = src, dst, pipeline, source
+        self.codec, self.crf, self.preset = codec, crf, preset
+        self.keep_metadata, self.progress = keep_metadata, progress
+        self.input_kwargs, self.output_kwargs = input_kwargs, output_kwargs
+        self.max_frames = max_frames
+        self.open_timeout, self.read_timeout = open_timeout, read_timeout
+        self.dec = self.enc = None
+        self.dec_log = self.enc_log = None
+        self.demux = self.mux = None
+        self.watchdog = None
+        self.frames_in = 0
+        self.frames_out = 0
+        self.stopped = False  # we stopped the decoder (max_frames)
+
+    # -- decoder ------------------------------------------------------------------------------
+    def open_decoder(self):
+        import av
+
+        formats = [f for f, (core, _, _) in RAW_FORMATS.items() if core in self.pipeline.formats]
+        near = nearest_raw_format(self.source.pix_fmt)
+        if near in formats:
+            # ask for it by name: ffmpeg's own choice from a list may lose depth (p010le -> gbrp)
+            formats = [near]
+        if not formats:
+            raise FormatError("the protectors of this spec accept no format the ffmpeg host can "
+                              "deliver", file=self.src)
+        args = decoder_command(self.src, formats, live=self.source.live,
+                               input_kwargs=self.input_kwargs, read_timeout=self.read_timeout)
+        log.debug("decoder: %s", subprocess.list2cmdline(args))
+        deadline = time.monotonic() + self.open_timeout
+        while True:
+            self.dec = _popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+            self.dec_log = _Stderr(self.dec, "decoder")
+            if self.source.live:
+                self.watchdog = _Watchdog(self.dec, self.open_timeout + self.read_timeout,
+                                          self.read_timeout + 1)
+            try:
+                # libav reads the pipe's fd directly (and does not close it: _reap does)
+                self.demux = av.open(f"pipe:{self.dec.stdout.fileno()}", format="nut",
+                                     options={"probesize": "32", "analyzeduration": "0"})
+                break
+            except av.error.FFmpegError:
+                _reap(self.dec, kill=True)
+                self.dec_log.join(timeout=2)
+                if self.watchdog is not None:
+                    self.watchdog.done.set()
+                text = self.dec_log.text()
+                if (self.source.live and "Connection refused" in text
+                        and time.monotonic() < deadline):
+                    time.sleep(0.2)  # a live server that is not listening yet
+                    continue
+                if self.watchdog is not None and self.watchdog.fired:
+                    raise InputError(f"no data from the live input within "
+                                     f"{self.open_timeout + self.read_timeout:g} s",
+                                     file=self.src) from None
+                raise InputError(f"ffmpeg cannot decode it{self.dec_log.tail()}",
+                                 file=self.src) from None
+        if not self.demux.streams.video:
+            raise InputError(f"ffmpeg delivered no video{self.dec_log.tail()}", file=self.src)
+
+    # -- encoder ------------------------------------------------------------------------------
+    def open_encoder(self, tmp: str, vin, raw_fmt: str, colour: dict):
+        import av
+
+        audio = list(self.demux.streams.audio)
+        args = encoder_command(
+            tmp, codec=self.codec, crf=self.crf, preset=self.preset, colour=colour,
+            audio=len(audio), keep_metadata=self.keep_metadata,
+            metadata_src=None if self.source.live else self.src,
+            output_kwargs=self.output_kwargs)
+        log.debug("encoder: %s", subprocess.list2cmdline(args))
+        self.enc = _popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+        self.enc_log = _Stderr(self.enc, "encoder")
+        self.mux = av.open(f"pipe:{self.enc.stdin.fileno()}", "w", format="nut")
+        cc = vin.codec_context
+        rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+        vout = self.mux.add_stream("rawvideo", rate=rate)
+        vout.width, vout.height = cc.width, cc.height
+        # yuvj* travels as yuv* (+ color_range=pc): no encoder converts the range on the way
+        vout.pix_fmt = raw_fmt.replace("yuvj", "yuv")
+        vout.time_base = vin.time_base
+        self.vout = vout
+        self.aout = {s.index: self.mux.add_stream_from_template(s) for s in audio}
+
+    def write(self, pkt, stream, index: int | None):
+        import av
+
+        pkt.stream = stream
+        try:
+            self.mux.mux(pkt)
+        except (OSError, av.error.FFmpegError) as exc:
+            self.encoder_failed(index, exc)
+
+    def encoder_failed(self, index, exc=None):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.enc.wait(timeout=10)
+        what = f" ({exc})" if exc is not None and not self.enc_log.lines else ""
+        raise OutputError(f"the ffmpeg encoder failed{what}{self.enc_log.tail()}",
+                          file=self.dst, frame=index) from None
+
+    # -- main loop ----------------------------------------------------------------------------
+    def run(self, tmp: str) -> dict:
+        import av
+
+        t0 = time.monotonic()
+        self.open_decoder()
+        vin = self.demux.streams.video[0]
+        cc = vin.codec_context
+        raw_fmt = cc.pix_fmt
+        if raw_fmt not in RAW_FORMATS:
+            raise FormatError(f"ffmpeg delivered pixel format {raw_fmt}, which this host does "
+                              f"not map", file=self.src)
+        core, order, forced_range = RAW_FORMATS[raw_fmt]
+        family = FORMATS[core][0]
+        if self.source.live:
+            self.dec_log.header.wait(timeout=2)
+            colour = _colour_from_log(self.dec_log.video_line)
+            fps = float(vin.average_rate) if vin.average_rate else None
+        else:
+            colour, fps = self.source.colour, self.source.fps
+        props = _frame_props(colour, family, forced_range)
+        shapes = _geometry(core, cc.width, cc.height)
+        if self.source.rotation:
+            log.info("%s: rotation %d deg applied on decode; protected in display orientation, "
+                     "the output has no rotation tag", self.src, self.source.rotation)
+        if self.source.others and not self.keep_metadata:
+            log.info("%s: %s not copied (identifying metadata; keep_metadata=True keeps them)",
+                     self.src, ", ".join(self.source.others))
+        if self.source.live and self.keep_metadata:
+            log.info("%s: a live input keeps its audio and video only", self.src)
+        self.pipeline.open(StreamInfo(cc.width, cc.height, core, fps, self.source.expected,
+                                      self.src, self.source.still))
+        self.open_encoder(tmp, vin, raw_fmt, _encoder_colour(colour, family, forced_range))
+
+        window = self.pipeline.window
+        pending: deque = deque()          # (Frame, packet) decoded, not yet protected
+        originals: dict[int, Frame] = {}  # as decoded, for the protectors' look-around
+        total: list[int | None] = [None]  # known once the input ended
+
+        def fetch(n: int) -> Frame:
+            if n not in originals:
+                raise IndexError(n)
+            return originals[n]
+
+        bar = _progress_bar(self.source.estimate, self.progress, Path(str(self.src)).name)
+        try:
+            def protect_oldest():
+                frame, pkt = pending.popleft()
+                ctx = FrameContext(frame.index, fetch if window else None, window, total[0])
+                planes = frame.planes
+                out = self.pipeline.process(frame, ctx)
+                for dst_plane, out_plane in zip(planes, out.planes, strict=True):
+                    if not _same_view(dst_plane, out_plane):
+                        if out_plane.shape != dst_plane.shape:
+                            raise FormatError("a protector changed the picture size; the "
+                                              "ffmpeg host keeps it", file=self.src,
+                                              frame=frame.index)
+                        dst_plane[...] = out_plane
+                self.write(pkt, self.vout, frame.index)
+                self.frames_out += 1
+                bar.update(1)
+                for k in [k for k in originals if k < frame.index + 1 - window]:
+                    del originals[k]
+
+            try:
+                for pkt in self.demux.demux():
+                    if pkt.size == 0:
+                        continue  # PyAV's end-of-stream marker
+                    if self.watchdog is not None:
+                        self.watchdog.feed()
+                    if pkt.stream.type != "video":
+                        if pkt.stream.index in self.aout:
+                            self.write(pkt, self.aout[pkt.stream.index], None)
+                        continue
+                    if pkt.stream.index != vin.index:
+                        continue
+                    i = self.frames_in
+                    try:
+                        planes = _views(pkt, core, shapes, order, i, self.src)
+                    except FormatError:
+                        # a frame cut short: the decoder died mid-write (finish_decoder says
+                        # how); anything else is a real format error
+                        try:
+                            self.dec.wait(timeout=5)
+                        except subprocess.TimeoutExpired:
+                            raise
+                        break
+                    frame = Frame(planes, core, i, dict(props), pkt.pts, pkt.time_base)
+                    self.frames_in += 1
+                    if window:
+                        originals[i] = frame.copy()
+                    pending.append((frame, pkt))
+                    while pending and pending[0][0].index + window < self.frames_in:
+                        protect_oldest()
+                    if self.max_frames is not None and self.frames_in >= self.max_frames:
+                        self.stopped = True
+                        break
+            except av.error.FFmpegError as exc:
+                raise InputError(f"reading the decoded frames failed after {self.frames_in} "
+                                 f"frames ({exc}){self.dec_log.tail()}", file=self.src,
+                                 frame=self.frames_in) from None
+            total[0] = self.frames_in
+            while pending:
+                protect_oldest()
+        finally:
+            bar.close()
+
+        if self.stopped:
+            _kill(self.dec)
+        truncated = self.finish_decoder()
+        # the trailer, then end of input: the encoder finishes and exits
+        try:
+            self.mux.close()
+        except (OSError, av.error.FFmpegError) as exc:
+            self.encoder_failed(None, exc)
+        with contextlib.suppress(OSError):
+            self.enc.stdin.close()
+        try:
+            rc = self.enc.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            raise OutputError("the ffmpeg encoder did not finish within 10 minutes of the last "
+                              "frame", file=self.dst) from None
+        if rc != 0:
+            self.encoder_failed(None)
+        if not os.path.exists(tmp) or os.path.getsize(tmp) == 0:
+            raise OutputError(f"the encoder wrote nothing{self.enc_log.tail()}", file=self.dst)
+        seconds = time.monotonic() - t0
+        return {"frames": self.frames_out, "fps": self.frames_out / seconds if seconds else 0.0,
+                "seconds": seconds, "output": str(self.dst),
+                "failed_frames": list(self.pipeline.failed_frames), "truncated": truncated,
+                "expected_frames": self.source.expected, "format": core,
+                "rotation": self.source.rotation}
+
+    def finish_decoder(self) -> bool:
+        """Check how the decoder ended; True (and a warning) when the input ended early."""
+        if self.stopped:
+            return False
+        try:
+            rc = self.dec.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise InputError("the ffmpeg decoder did not exit after its output ended",
+                             file=self.src) from None
+        if self.watchdog is not None:
+            self.watchdog.done.set()
+        self.dec_log.join(timeout=2)
+        n = self.frames_in
+        if n == 0:
+            raise InputError(f"no video frame could be decoded{self.dec_log.tail()}",
+                             file=self.src)
+        text = self.dec_log.text()
+        if self.watchdog is not None and self.watchdog.fired:
+            log.warning("%s: the live input sent nothing for %g s; stopped after %d frames",
+                        self.src, self.read_timeout + 1, n)
+            return False
+        if rc < 0:
+            raise InputError(f"the ffmpeg decoder was killed (signal {-rc}) after {n} frames",
+                             file=self.src, frame=n)
+        expected = self.source.expected
+        short = expected is not None and n < expected
+        damaged = rc != 0 or any(m in text for m in ("partial file", "Invalid data found",
+                                                     "End of file", "Truncat", "corrupt"))
+        if (short and damaged) or rc != 0 or "partial file" in text:
+            of = f" of {expected}" if expected else ""
+            log.warning("%s: the input is truncated or damaged: %d%s frames decoded and "
+                        "protected; the output ends there", self.src, n, of)
+            return True
+        if short:
+            log.info("%s: %d frames decoded; the container announced %d", self.src, n, expected)
+        return False
+
+    def close(self, failed: bool):
+        if self.watchdog is not None:
+            self.watchdog.done.set()
+        if failed:
+            _kill(self.enc)  # before anything can finish writing the output
+            _kill(self.dec)
+        # containers first: libav must not touch a pipe fd after _reap closed it (and the number
+        # went to another file)
+        for c in (self.mux, self.demux):
+            if c is not None:
+                with contextlib.suppress(Exception):
+                    c.close()
+        _reap(self.dec, kill=True)
+        _reap(self.enc, kill=failed)
+        for t in (self.dec_log, self.enc_log):
+            if t is not None:
+                t.join(timeout=2)
+
+
+def _progress_bar(total, progress: bool, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total or None, disable=not progress, unit="frame", desc=desc, leave=False,
+                file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+
+
+def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfast",
+        keep_metadata: bool = False, on_error: str = "protect", progress: bool = True,
+        input_kwargs: dict | None = None, max_frames: int | None = None,
+        open_timeout: float = 10.0, read_timeout: float = 10.0, **output_kwargs) -> dict:
+    """Protect ``src`` with the filter ``spec`` and write ``dst``, through two ffmpeg processes.
+
+    Parameters
+    ----------
+    src : path or URL
+        Anything ffmpeg reads: a video file, an image, a numbered image pattern
+        (``frames/img%03d.png``), or a live ``udp://``, ``tcp://``, ``rtsp://``... URL (opened
+        once, with low-delay flags and a small probe; bound it with ``max_frames`` or
+        ``input_kwargs={"t": seconds}``).
+    dst : path
+        The output file. It appears only when complete: on any error, a crash or Ctrl-C
+        (and SIGTERM) nothing is left there.
+    spec : str or Pipeline
+        The filter spec, e.g. ``"blur=box=10/10/200/120"``.
+    codec, crf, preset :
+        Video encoder and its quality settings (``crf``/``preset`` are passed to x264/x265,
+        ``crf`` also to vp9/aom/svt-av1; ``None`` leaves them out). For an image output
+        (``.png``...) the image codec is ffmpeg's default.
+    keep_metadata : bool
+        Keep container tags, chapters, subtitle and data streams (stripped by default).
+    on_error : {"protect", "stop"}
+        Fail closed by hiding the whole frame (default), or stop with
+        :class:`~vpfilters.errors.ProtectionError`.
+    progress : bool
+        A progress bar on stderr, and the summary line ``vpf: N frames, X.X FPS -> OUTPUT``.
+    input_kwargs : dict, optional
+        Extra ffmpeg input options (``{"t": 5}``, ``{"framerate": 30}`` for image patterns...).
+    max_frames : int, optional
+        Stop after this many frames.
+    open_timeout, read_timeout : float
+        Live inputs: seconds to wait for the first data and between data.
+    **output_kwargs :
+        Extra ffmpeg output options (``pix_fmt="yuv420p"``, ``acodec="aac"``, ``movflags=...``).
+
+    Returns
+    -------
+    dict
+        ``frames``, ``fps`` (processing speed), ``seconds``, ``output``, ``failed_frames`` (frames
+        hidden whole by the fail-closed rule), ``truncated`` (the input ended early: what decoded
+        was processed and a warning was logged), ``expected_frames``, ``format``, ``rotation``.
+    """
+    src = os.fspath(src) if isinstance(src, os.PathLike) else str(src)
+    if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 1):
+        raise ParameterError(f"max_frames must be a positive integer, got {max_frames!r}",
+                             parameter="max_frames")
+    pipeline = _as_pipeline(spec, on_error)
+    out = _io.check_output(dst, src)
+    if "%" in out.name:
+        raise OutputError("image-sequence outputs are not supported by the ffmpeg host; write a "
+                          "video or one image", file=out, parameter="output")
+    source = _probe_source(src)
+    job = _Run(src, out, pipeline, source, codec=codec, crf=crf, preset=preset,
+               keep_metadata=keep_metadata, progress=progress, input_kwargs=input_kwargs,
+               output_kwargs=output_kwargs, max_frames=max_frames, open_timeout=open_timeout,
+               read_timeout=read_timeout)
+    failed = True
+    try:
+        with _io.atomic_output(out) as tmp:
+            try:
+                summary = job.run(tmp)
+                failed = False
+            finally:
+                job.close(failed)
+    finally:
+        pipeline.close()
+    if progress:
+        print(f"vpf: {summary['frames']} frames, {summary['fps']:.1f} FPS -> {summary['output']}",
+              file=sys.stderr)
+    return summary
