@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import inspect
 import logging
 import os
@@ -70,7 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="describe an input and check the vpfilters install")
     i.add_argument("input", metavar="INPUT")
+
+    for modname in COMMAND_MODULES:
+        importlib.import_module(modname).register(sub, COMMANDS)
     return ap
+
+
+# Technique modules add their own subcommands (restore, keygen, extract, eval, ...): each module has
+# ``register(subparsers, commands)`` that adds its parsers and puts ``name -> func(args) -> int``
+# into ``commands``. Imported lazily, so `vpf list` stays light.
+COMMAND_MODULES: tuple[str, ...] = ()
+COMMANDS: dict = {}
 
 
 # ------------------------------------------------------------------------------------ commands
@@ -197,7 +208,8 @@ def main(argv=None) -> int:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     try:
-        return {"protect": _protect, "list": _list, "info": _info}[args.command](args)
+        commands = {"protect": _protect, "list": _list, "info": _info, **COMMANDS}
+        return commands[args.command](args)
     except ParameterError as exc:  # SpecError included: the command line was wrong
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
