@@ -44,22 +44,22 @@ $(VENV)/.bootstrapped:
 $(VENV)/.installed: $(VENV)/.bootstrapped $(SOURCES)
 	@set -e
 	echo "== building and installing vpfilters (native kernels + VapourSynth plug-in)"
-	$(PIP) install -q --no-build-isolation ".[dev]"
+	$(PIP) install -q --no-build-isolation ".[cpu,dev]"
 	# vspipe needs a per-venv VapourSynth configuration (ENVIRONMENT.md).
 	$(VENV)/bin/vapoursynth config >/dev/null
-	$(PY) -m vpfilters.selfcheck
+	$(PY) -P -m vpfilters.selfcheck
 	touch $@
 
 install: system-deps $(VENV)/.installed
 
 test: install
 	@set -o pipefail
-	cd tests && ../$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS); rc=$$?
+	cd tests && ../$(VENV)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi
 	exit $$rc
 
 demo: install
-	@$(PY) -m vpfilters.demo
+	@$(PY) -P -m vpfilters.demo
 
 bench: install
 	@mkdir -p benchmarks/results
