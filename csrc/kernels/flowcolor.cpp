@@ -84,6 +84,18 @@ VPF_CLONES void index_row(const float* VPF_RESTRICT f, int w, int n_dir, int n_m
   }
 }
 
+// Largest u*u + v*v of a row as a bit pattern (non-negative floats order like their bits).
+VPF_CLONES uint32_t max_sq_row(const float* VPF_RESTRICT f, int w) {
+  uint32_t best = 0;
+  for (int x = 0; x < w; ++x) {
+    const float fu = f[2 * x], fv = f[2 * x + 1];
+    const float u = float_of(bits_of(fu) & mask_if((bits_of(fu) & 0x7f800000u) != 0x7f800000u));
+    const float v = float_of(bits_of(fv) & mask_if((bits_of(fv) & 0x7f800000u) != 0x7f800000u));
+    best = std::max(best, bits_of(u * u + v * v));
+  }
+  return best;
+}
+
 void color_row(const int32_t* VPF_RESTRICT idx, int w, const uint32_t* VPF_RESTRICT lut32,
                uint8_t* VPF_RESTRICT out) {
   // 4-byte stores: the extra byte lands on the next pixel, which is written right after.
@@ -129,6 +141,22 @@ void flow_to_color(const float* flow, std::ptrdiff_t flow_stride, int width, int
   const float inv = has_motion ? static_cast<float>(1.0 / static_cast<double>(max_mag)) : 0.0f;
   detail::flow_to_color_scaled(flow, flow_stride, width, height, lut, n_dir, n_mag, inv,
                                has_motion, out, out_stride, threads);
+}
+
+float flow_max_magnitude(const float* flow, std::ptrdiff_t flow_stride, int width, int height,
+                         int threads) {
+  if (width <= 0 || height <= 0) return 0.0f;
+  const int t = (int64_t{width} * height >= (1 << 17)) ? std::max(1, std::min(threads, 256)) : 1;
+  std::vector<uint32_t> best(static_cast<size_t>(t), 0u);
+  detail::parallel_chunks(t, t, [&](int k) {
+    const int y0 = static_cast<int>(int64_t{height} * k / t);
+    const int y1 = static_cast<int>(int64_t{height} * (k + 1) / t);
+    uint32_t b = 0;
+    for (int y = y0; y < y1; ++y)
+      b = std::max(b, max_sq_row(flow + static_cast<std::ptrdiff_t>(y) * flow_stride, width));
+    best[k] = b;
+  });
+  return std::sqrt(float_of(*std::max_element(best.begin(), best.end())));
 }
 
 }  // namespace vpf

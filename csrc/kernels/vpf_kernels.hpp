@@ -63,4 +63,9 @@ void flow_to_color(const float* flow, std::ptrdiff_t flow_stride, int width, int
                    const uint8_t* lut, int n_dir, int n_mag, float max_mag, uint8_t* out,
                    std::ptrdiff_t out_stride, int threads);
 
+// The default max_mag of flow_to_color: sqrt(max(u*u + v*v)) in float32, non-finite components
+// counted as 0 (numpy: sqrt((nan_to_num(flow) ** 2).sum(axis=2).max())); 0 for an empty field.
+float flow_max_magnitude(const float* flow, std::ptrdiff_t flow_stride, int width, int height,
+                         int threads);
+
 }  // namespace vpf

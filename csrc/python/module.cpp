@@ -68,11 +68,11 @@ vpf::Plane<T> plane_of(const py::array& a, const char* func, const char* name, b
   const py::ssize_t h = a.shape(0), w = a.shape(1);
   if (h > INT_MAX / 2 || w > INT_MAX / 2) value_error(func, name, "is too large");
   const py::ssize_t item = static_cast<py::ssize_t>(sizeof(T));
-  if (w > 1 && a.strides(1) != item)
+  if (h > 0 && w > 1 && a.strides(1) != item)
     value_error(func, name, "must have contiguous pixels within a row (pixel stride " +
                                 std::to_string(a.strides(1)) + " bytes, expected " +
                                 std::to_string(item) + ")");
-  if (h > 1 && a.strides(0) % item != 0)
+  if (h > 1 && w > 0 && a.strides(0) % item != 0)
     value_error(func, name, "has a row stride that is not a multiple of the pixel size");
   if (writable && !a.writeable()) value_error(func, name, "is read-only");
   T* data = static_cast<T*>(const_cast<void*>(a.data()));
@@ -285,19 +285,15 @@ void mask_apply(const py::object& src_o, const py::object& dst_o, const py::obje
 
 // ------------------------------------------------------------------------------------ flow
 
+void check_flow(const char* f, const py::array& flow);
+
 void flow_to_color(const py::object& flow_o, const py::object& lut_o, double max_mag,
                    const py::object& out_o, int threads) {
   const char* f = "flow_to_color";
   py::array flow = as_array(flow_o, f, "flow"), lut = as_array(lut_o, f, "lut"),
             out = as_array(out_o, f, "out");
-  if (!has_dtype<float>(flow)) type_error(f, "flow", "must have dtype float32, got " + dtype_str(flow));
-  if (flow.ndim() != 3 || flow.shape(2) != 2)
-    value_error(f, "flow", "must have shape (H, W, 2), got " + shape_str(flow));
+  check_flow(f, flow);
   const py::ssize_t h = flow.shape(0), w = flow.shape(1);
-  if (h > INT_MAX / 4 || w > INT_MAX / 4) value_error(f, "flow", "is too large");
-  if ((w > 1 && flow.strides(1) != 8) || flow.strides(2) != 4)
-    value_error(f, "flow", "must have contiguous (u, v) pairs within a row");
-  if (h > 1 && flow.strides(0) % 4 != 0) value_error(f, "flow", "has a row stride that is not a multiple of 4 bytes");
   if (!has_dtype<uint8_t>(lut)) type_error(f, "lut", "must have dtype uint8, got " + dtype_str(lut));
   if (lut.ndim() != 3 || lut.shape(2) != 3 || lut.shape(0) < 1 || lut.shape(1) < 1)
     value_error(f, "lut", "must have shape (n_dir, n_mag, 3), got " + shape_str(lut));
@@ -305,7 +301,7 @@ void flow_to_color(const py::object& flow_o, const py::object& lut_o, double max
   if (!has_dtype<uint8_t>(out)) type_error(f, "out", "must have dtype uint8, got " + dtype_str(out));
   if (out.ndim() != 3 || out.shape(0) != h || out.shape(1) != w || out.shape(2) != 3)
     value_error(f, "out", "must have shape (" + std::to_string(h) + ", " + std::to_string(w) + ", 3), got " + shape_str(out));
-  if ((w > 1 && out.strides(1) != 3) || out.strides(2) != 1)
+  if (out.size() > 0 && ((w > 1 && out.strides(1) != 3) || out.strides(2) != 1))
     value_error(f, "out", "must have contiguous RGB pixels within a row");
   if (!out.writeable()) value_error(f, "out", "is read-only");
   if (std::isnan(max_mag)) value_error(f, "max_mag", "must not be NaN");
@@ -337,6 +333,31 @@ void flow_to_color(const py::object& flow_o, const py::object& lut_o, double max
                                     table.data(), n_dir, n_mag, inv, has_motion, op, ostride, threads);
 }
 
+// Flow checks shared by flow_to_color and flow_max_magnitude.
+void check_flow(const char* f, const py::array& flow) {
+  if (!has_dtype<float>(flow)) type_error(f, "flow", "must have dtype float32, got " + dtype_str(flow));
+  if (flow.ndim() != 3 || flow.shape(2) != 2)
+    value_error(f, "flow", "must have shape (H, W, 2), got " + shape_str(flow));
+  if (flow.shape(0) > INT_MAX / 4 || flow.shape(1) > INT_MAX / 4) value_error(f, "flow", "is too large");
+  if (flow.size() == 0) return;  // nothing is read: any strides will do
+  if ((flow.shape(1) > 1 && flow.strides(1) != 8) || flow.strides(2) != 4)
+    value_error(f, "flow", "must have contiguous (u, v) pairs within a row");
+  if (flow.shape(0) > 1 && flow.strides(0) % 4 != 0)
+    value_error(f, "flow", "has a row stride that is not a multiple of 4 bytes");
+}
+
+double flow_max_magnitude(const py::object& flow_o, int threads) {
+  const char* f = "flow_max_magnitude";
+  py::array flow = as_array(flow_o, f, "flow");
+  check_flow(f, flow);
+  check_threads(f, threads);
+  const py::ssize_t h = flow.shape(0), w = flow.shape(1);
+  const float* fp = static_cast<const float*>(flow.data());
+  const std::ptrdiff_t fstride = h > 1 ? flow.strides(0) / 4 : 2 * w;
+  py::gil_scoped_release release;
+  return vpf::flow_max_magnitude(fp, fstride, static_cast<int>(w), static_cast<int>(h), threads);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
@@ -352,4 +373,6 @@ PYBIND11_MODULE(_native, m) {
   m.def("flow_to_color", &flow_to_color, py::arg("flow"), py::arg("lut"), py::arg("max_mag"),
         py::arg("out"), py::arg("threads") = 1,
         "Colour a (H, W, 2) float32 flow field through a (n_dir, n_mag, 3) uint8 table into out.");
+  m.def("flow_max_magnitude", &flow_max_magnitude, py::arg("flow"), py::arg("threads") = 1,
+        "Default max_mag of flow_to_color: float32 sqrt(max(u*u + v*v)), non-finite parts as 0.");
 }

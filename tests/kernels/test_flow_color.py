@@ -108,6 +108,22 @@ def test_threads_do_not_change_the_result():
     np.testing.assert_array_equal(outs[0], outs[2])
 
 
+@needs_native
+@SETTINGS
+@given(h=st.integers(0, 30), w=st.integers(0, 30), pad=st.integers(0, 2), threads=st.integers(1, 3),
+       seed=st.integers(0, 2**32 - 1))
+def test_native_max_magnitude_equals_numpy(h, w, pad, threads, seed):
+    """The default max_mag, computed as vpfilters.kernels.flow_to_color does, bit for bit."""
+    rng = np.random.default_rng(seed)
+    flow = special_flow(rng, h, w) if h and w else np.zeros((h, w, 2), np.float32)
+    flow[np.abs(flow) > 1e18] = 5.0  # keep the squares finite, as real flow is
+    big = np.zeros((h, w + pad, 2), np.float32)
+    big[:, :w] = flow
+    f = np.nan_to_num(flow, nan=0.0, posinf=0.0, neginf=0.0)
+    expect = float(np.sqrt((f * f).sum(axis=2).max())) if f.size else 0.0
+    assert native().flow_max_magnitude(big[:, :w], threads) == expect
+
+
 # ------------------------------------------------------------------------------------ public API
 
 
