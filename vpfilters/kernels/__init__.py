@@ -250,8 +250,11 @@ def flow_to_color(flow, lut, max_mag: float | None = None, *, out=None, threads:
     impl, xp = _backend.implementation(backend, flow)
     lut = xp.ascontiguousarray(xp.asarray(lut))
     if max_mag is None:
-        f = xp.nan_to_num(flow, nan=0.0, posinf=0.0, neginf=0.0)
-        max_mag = float(xp.sqrt((f * f).sum(axis=2).max())) if f.size else 0.0
+        if impl is _backend._native():
+            max_mag = float(impl.flow_max_magnitude(flow, _backend.threads(threads)))
+        else:
+            f = xp.nan_to_num(flow, nan=0.0, posinf=0.0, neginf=0.0)
+            max_mag = float(xp.sqrt((f * f).sum(axis=2).max())) if f.size else 0.0
     max_mag = float(max_mag)
     if not np.isfinite(max_mag) or max_mag < 0:
         raise ParameterError(f"flow_to_color: max_mag must be finite and >= 0, got {max_mag}",
