@@ -867,6 +867,10 @@ class _VideoJob:
         if self.enc.name == "mjpeg":
             with contextlib.suppress(Exception):
                 cc.qscale = 2
+        # PyAV's default (SLICE) makes x264 slice-thread, which encodes markedly slower than its
+        # own frame threading; FRAME/AUTO matches the ffmpeg command line.
+        with contextlib.suppress(Exception):
+            cc.thread_type = "AUTO"
         if self.threads:
             cc.thread_count = int(self.threads)
         self.vout.options = opts
