@@ -44,7 +44,7 @@ $(VENV)/.bootstrapped:
 $(VENV)/.installed: $(VENV)/.bootstrapped $(SOURCES)
 	@set -e
 	echo "== building and installing vpfilters (native kernels + VapourSynth plug-in)"
-	$(PIP) install -q --no-build-isolation ".[cpu,dev]"
+	$(PIP) install -q --no-build-isolation ".[cpu,train,dev]"
 	# vspipe needs a per-venv VapourSynth configuration (ENVIRONMENT.md).
 	$(VENV)/bin/vapoursynth config >/dev/null
 	$(PY) -P -m vpfilters.selfcheck

@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Technique modules add their own subcommands (restore, keygen, extract, eval, ...): each module has
 # ``register(subparsers, commands)`` that adds its parsers and puts ``name -> func(args) -> int``
 # into ``commands``. Imported lazily, so `vpf list` stays light.
-COMMAND_MODULES: tuple[str, ...] = ("vpfilters.cli_hide", "vpfilters.cli_eval")
+COMMAND_MODULES: tuple[str, ...] = ("vpfilters.cli_hide", "vpfilters.cli_eval", "vpfilters.cli_rescale")
 COMMANDS: dict = {}
 
 

@@ -1,0 +1,276 @@
+"""Invertible rescaling: exact keyed restore (frames, regions, odd sizes, video), errors, learned."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+import pytest
+
+from vpfilters.core import Frame, FrameContext, StreamInfo, register
+from vpfilters.errors import ParameterError
+from vpfilters.protect import _restore_data as rd
+from vpfilters.protect.rescale import Rescale, restore_frame
+
+register(Rescale)
+
+
+def _yuv420(rgb: np.ndarray, h: int, w: int) -> Frame:
+    """A real 4:2:0 frame of size w x h cut from a photo (BT.601 limited range)."""
+    x = rgb[:h, :w].astype(np.float32)
+    y = 16 + (x @ np.array([0.299, 0.587, 0.114], np.float32)) * 219 / 255
+    u = 128 + (x[..., 2] - (y - 16) * 255 / 219) * 0.5643 * 224 / 255
+    v = 128 + (x[..., 0] - (y - 16) * 255 / 219) * 0.7132 * 224 / 255
+    ch, cw = -(-h // 2), -(-w // 2)
+
+    def sub(p):
+        p = np.pad(p, ((0, ch * 2 - h), (0, cw * 2 - w)), mode="edge")
+        return p.reshape(ch, 2, cw, 2).mean(axis=(1, 3))
+
+    planes = [y, sub(u), sub(v)]
+    return Frame([np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in planes], "yuv420p", 0,
+                 {"_Range": 1})
+
+
+@pytest.fixture()
+def key(tmp_path):
+    return rd.generate_key(tmp_path / "k.key")
+
+
+def _run(frames, spec_opts, key, data):
+    p = Rescale(restore="exact", key=str(key), data=str(data), **spec_opts)
+    p.open(StreamInfo(frames[0].width, frames[0].height, frames[0].format))
+    outs = [p.process(f.copy(), FrameContext(f.index)) for f in frames]
+    p.close()
+    return outs
+
+
+def _restore(outs, key, data):
+    reader = rd.RestoreReader(data, rd.read_key(key))
+    dec = rd.compressor(reader.header["compression"])[1]
+    return [restore_frame(o, reader.get(o.index), reader.header, dec) for o in outs]
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8])
+@pytest.mark.parametrize("size", ["same", "small"])
+def test_exact_restore_is_bit_exact_on_odd_sizes(kodak_images, key, tmp_path, factor, size):
+    frames = [_yuv420(im, 203, 301) for im in kodak_images[:2]]
+    for i, f in enumerate(frames):
+        f.index = i
+    outs = _run(frames, {"factor": factor, "size": size}, key, tmp_path / "d.vpfr")
+    if size == "small":  # the padding rule: ceil to even LL sizes for 4:2:0
+        wp, hp = -(-301 // (2 * factor)) * 2 * factor, -(-203 // (2 * factor)) * 2 * factor
+        assert (outs[0].width, outs[0].height) == (wp // factor, hp // factor)
+    else:
+        assert (outs[0].width, outs[0].height) == (301, 203)
+        assert not np.array_equal(outs[0].planes[0], frames[0].planes[0])
+    for orig, back in zip(frames, _restore(outs, key, tmp_path / "d.vpfr")):
+        for a, b in zip(orig.planes, back.planes):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_same_size_output_is_the_ll_in_blocks(kodak_images, key, tmp_path):
+    f = _yuv420(kodak_images[0], 64, 64)
+    out = _run([f], {"factor": 4}, key, tmp_path / "d.vpfr")[0]
+    y = out.planes[0]
+    blocks = y.reshape(16, 4, 16, 4)
+    assert (blocks == blocks[:, :1, :, :1]).all()  # constant 4x4 blocks
+    # the block value is close to the 4x4 mean of the original (lifting LL ~ box average)
+    mean = f.planes[0].astype(float).reshape(16, 4, 16, 4).mean(axis=(1, 3))
+    assert np.abs(blocks[:, 0, :, 0] - mean).max() <= 2
+
+
+def test_region_mode_restores_exactly_and_leaves_the_rest(kodak_images, key, tmp_path):
+    f = _yuv420(kodak_images[1], 240, 320)
+    outs = _run([f], {"factor": 8, "region": "targets", "box": [(13, 7, 101, 90),
+                                                                (80, 60, 250, 200)]},
+                key, tmp_path / "d.vpfr")
+    out = outs[0]
+    assert np.array_equal(out.planes[0][208:, :], f.planes[0][208:, :])  # below the grown boxes
+    assert not np.array_equal(out.planes[0][16:80, 16:96], f.planes[0][16:80, 16:96])
+    assert out.props["VPFBoxes"][:4] == [13.0, 7.0, 101.0, 90.0]
+    back = _restore(outs, key, tmp_path / "d.vpfr")[0]
+    for a, b in zip(f.planes, back.planes):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_exact_without_key_refuses(tmp_path):
+    with pytest.raises(ParameterError, match="key"):
+        Rescale(restore="exact", data=str(tmp_path / "d.vpfr"))
+    with pytest.raises(ParameterError, match="data"):
+        Rescale(restore="exact", key=str(rd.generate_key(tmp_path / "k")))
+
+
+def test_wrong_key_and_tampering_give_clear_errors(kodak_images, key, tmp_path):
+    f = _yuv420(kodak_images[0], 64, 96)
+    data = tmp_path / "d.vpfr"
+    frames = [f.copy(), f.copy()]
+    frames[1].index = 1
+    _run(frames, {"factor": 2}, key, data)
+    other = rd.generate_key(tmp_path / "other.key")
+    with pytest.raises(rd.WrongKey, match="wrong key"):
+        rd.RestoreReader(data, rd.read_key(other))
+    raw = bytearray(data.read_bytes())
+    raw[-5] ^= 1  # a bit of the last record's ciphertext
+    bad = tmp_path / "bad.vpfr"
+    bad.write_bytes(bytes(raw))
+    reader = rd.RestoreReader(bad, rd.read_key(key))
+    reader.get(0)
+    with pytest.raises(rd.TamperedData, match="frame 1"):
+        reader.get(1)
+    # a record moved to another frame fails too (the frame index is in the AAD)
+    reader = rd.RestoreReader(data, rd.read_key(key))
+    reader.index[1] = reader.index[0]
+    with pytest.raises(rd.TamperedData):
+        reader.get(1)
+    with pytest.raises(Exception, match="key file"):
+        rd.read_key(data)
+
+
+def test_sidecar_holds_no_plaintext_details(kodak_images, key, tmp_path):
+    f = _yuv420(kodak_images[2], 64, 64)
+    data = tmp_path / "d.vpfr"
+    _run([f], {"factor": 2}, key, data)
+    from vpfilters.kernels import haar_forward
+
+    lh = haar_forward(f.planes[0], 1).details[0][0]
+    assert lh.astype(np.int8).tobytes()[:32] not in data.read_bytes()
+    assert os.stat(key).st_mode & 0o077 == 0
+
+
+def _video(tmp_path, shared_data, codec, crf, n=4):
+    from vpfilters.hosts.pyav import frame_to_core, transcode
+    from vpfilters.protect.rescale import restore_video
+
+    av = pytest.importorskip("av")
+    src = shared_data / "intel_sample_videos" / "one-by-one-person-detection.mp4"
+    key = rd.generate_key(tmp_path / "v.key")
+    data = tmp_path / "p.vpfr"
+    transcode(src, tmp_path / "p.mkv", f"rescale=factor=4:restore=exact:key={key}:data={data}",
+              codec=codec, crf=crf, progress=False, max_frames=n)
+    orig = []
+    with av.open(str(src)) as c:
+        for i, fr in enumerate(c.decode(video=0)):
+            if i >= n:
+                break
+            orig.append([p.copy() for p in frame_to_core(fr, i)[0].planes])
+    errs = []
+    restore_video(tmp_path / "p.mkv", tmp_path / "r.mkv", key, data, progress=False,
+                  on_frame=lambda i, fr: errs.append(
+                      [np.mean((a.astype(float) - b) ** 2) for a, b in zip(fr.planes, orig[i])]))
+    return np.array(errs)
+
+
+def test_video_bit_exact_through_ffv1(tmp_path, shared_data):
+    errs = _video(tmp_path, shared_data, "ffv1", 0)
+    assert errs.shape == (4, 3) and (errs == 0).all()
+
+
+def test_video_close_after_h264_crf18(tmp_path, shared_data):
+    errs = _video(tmp_path, shared_data, "libx264", 18)
+    psnr_y = 10 * np.log10(255 ** 2 / errs[:, 0].mean())
+    assert psnr_y >= 45, psnr_y
+
+
+def test_cli_keygen_and_restore_parse(tmp_path):
+    from vpfilters import cli_rescale
+
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="command")
+    commands = {}
+    cli_rescale.register(sub, commands)
+    args = ap.parse_args(["keygen", str(tmp_path / "a.key")])
+    assert commands["keygen"](args) == 0
+    assert len(rd.read_key(tmp_path / "a.key")) == 32
+    with pytest.raises(Exception, match="refusing"):
+        commands["keygen"](args)
+    args = ap.parse_args(["restore", "in.mkv", "out.mkv", "--key", "k"])
+    assert args.data is None and args.codec == "ffv1"
+
+
+# ------------------------------------------------------------------------------------ learned
+
+
+def test_irn_is_invertible_with_its_own_latent():
+    torch = pytest.importorskip("torch")
+    from vpfilters.protect.irn import InvertibleRescaler
+
+    torch.manual_seed(0)
+    m = InvertibleRescaler(4, blocks=1, hidden=8)
+    for p in m.parameters():  # non-trivial weights
+        torch.nn.init.normal_(p, std=0.05)
+    x = torch.rand(1, 3, 32, 32)
+    lr, z = m(x)
+    assert lr.shape == (1, 3, 8, 8) and z.shape == (1, 45, 8, 8)
+    assert torch.allclose(m.inverse(lr, z), x, atol=1e-5)
+
+
+def test_training_smoke_on_real_kodak_crops(tmp_path, shared_data):
+    pytest.importorskip("torch")
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "train_irn.py"
+    spec = importlib.util.spec_from_file_location("train_irn", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "m.pt"
+    assert mod.main(["--factor", "2", "--iters", "3", "--crop", "32", "--batch", "2",
+                     "--hidden", "8", "--data", str(shared_data / "kodak24"), "--out", str(out),
+                     "--threads", "1"]) == 0
+    from vpfilters.protect.irn import InvertibleRescaler, downscale, upscale
+
+    m = InvertibleRescaler.load(out, "cpu")
+    assert m.meta["iters"] == 3
+    img = np.zeros((16, 16, 3), np.uint8)
+    assert upscale(m, downscale(m, img), (16, 16)).shape == (16, 16, 3)
+
+
+def test_bundled_models_beat_bicubic_on_set5(shared_data):
+    torch = pytest.importorskip("torch")
+    from PIL import Image
+
+    from vpfilters.metrics.quality import psnr
+    from vpfilters.protect import irn
+
+    torch.set_num_threads(2)
+    im = np.asarray(Image.open(shared_data / "set5_set14" / "Set5" / "butterfly.png")
+                    .convert("RGB"))[:248, :248]
+    for f, margin in ((2, 3.0), (4, 1.5)):
+        m = irn.load_bundled(f, "cpu")
+        lr = irn.downscale(m, im)
+        assert lr.dtype == np.uint8 and lr.shape == (248 // f, 248 // f, 3)
+        ours = psnr(im, irn.upscale(m, lr, im.shape[:2]))
+        small = Image.fromarray(im).resize((248 // f,) * 2, Image.BICUBIC)
+        bic = psnr(im, np.asarray(small.resize((248, 248), Image.BICUBIC)))
+        assert ours >= bic + margin, (f, ours, bic)
+
+
+@pytest.mark.slow
+def test_short_training_learns_to_restore(tmp_path, shared_data):
+    """A few hundred iterations already beat the untrained network (plain Haar, z = 0)."""
+    torch = pytest.importorskip("torch")
+    import importlib.util
+    from pathlib import Path
+
+    from vpfilters.metrics.quality import psnr
+    from vpfilters.protect.irn import InvertibleRescaler, downscale, upscale
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "train_irn.py"
+    spec = importlib.util.spec_from_file_location("train_irn", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "m.pt"
+    mod.main(["--factor", "2", "--iters", "300", "--crop", "32", "--batch", "8", "--hidden", "16",
+              "--data", str(shared_data / "kodak24"), "--out", str(out), "--threads", "2"])
+    from PIL import Image
+
+    im = np.asarray(Image.open(shared_data / "set5_set14" / "Set5" / "bird.png").convert("RGB"))
+    im = np.ascontiguousarray(im[:200, :200])
+    trained = InvertibleRescaler.load(out, "cpu")
+    torch.manual_seed(0)
+    fresh = InvertibleRescaler(2, hidden=16).eval()
+    p_trained = psnr(im, upscale(trained, downscale(trained, im), im.shape[:2]))
+    p_fresh = psnr(im, upscale(fresh, downscale(fresh, im), im.shape[:2]))
+    assert p_trained > p_fresh + 1.0, (p_trained, p_fresh)
