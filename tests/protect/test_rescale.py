@@ -274,3 +274,16 @@ def test_short_training_learns_to_restore(tmp_path, shared_data):
     p_trained = psnr(im, upscale(trained, downscale(trained, im), im.shape[:2]))
     p_fresh = psnr(im, upscale(fresh, downscale(fresh, im), im.shape[:2]))
     assert p_trained > p_fresh + 1.0, (p_trained, p_fresh)
+
+
+def test_ffmpeg_host_refuses_a_size_change_before_writing(tmp_path):
+    from vpfilters.errors import ParameterError
+    from vpfilters.ffmpeg import run
+
+    src = tmp_path / "in.mp4"
+    src.write_bytes(b"")  # never opened: the spec is checked first
+    with pytest.raises(ParameterError) as e:
+        run(str(src), str(tmp_path / "out.mp4"), "rescale=factor=2:size=small:restore=none",
+            progress=False)
+    assert "changes the frame size" in str(e.value)
+    assert not (tmp_path / "out.mp4").exists()

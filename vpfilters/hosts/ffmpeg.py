@@ -856,6 +856,11 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
         raise ParameterError(f"max_frames must be a positive integer, got {max_frames!r}",
                              parameter="max_frames")
     pipeline = _as_pipeline(spec, on_error)
+    for p in pipeline.protectors:
+        if p.changes_size:
+            raise ParameterError(f"{p.name} changes the frame size, which the ffmpeg host's fixed "
+                                 "raw pipes cannot carry; use the PyAV host (vpf protect --host "
+                                 "pyav) or a same-size setting", parameter="spec")
     out = _io.check_output(dst, src)
     if "%" in out.name:
         raise OutputError("image-sequence outputs are not supported by the ffmpeg host; write a "
