@@ -72,6 +72,19 @@ def ssim(reference, test, *, win_size: int = 7, data_range: float | None = None,
     if min(a.shape) < win_size:
         raise FormatError(f"ssim: picture {a.shape} is smaller than the {win_size}px window",
                           parameter="images")
+    return float(ssim_map(a, b, win_size=win_size, data_range=data_range, bits=bits, k1=k1,
+                          k2=k2).mean())
+
+
+def ssim_map(reference, test, *, win_size: int = 7, data_range: float | None = None,
+             bits: int | None = None, k1: float = 0.01, k2: float = 0.03) -> np.ndarray:
+    """The SSIM map over every full ``win_size`` window (shape ``(H - win + 1, W - win + 1)``);
+    its mean is :func:`ssim`. Entry ``(i, j)`` belongs to the window whose top-left pixel is
+    ``(i, j)``."""
+    a, b = _pair(reference, test, "ssim_map")
+    if a.ndim != 2 or min(a.shape) < win_size:
+        raise FormatError(f"ssim_map: need a 2-D picture of at least {win_size}px, got shape "
+                          f"{a.shape}", parameter="images")
     rng = float(data_range) if data_range is not None else peak_value(a.dtype, bits)
     x, y = a.astype(np.float64), b.astype(np.float64)
     n = win_size * win_size
@@ -81,8 +94,7 @@ def ssim(reference, test, *, win_size: int = 7, data_range: float | None = None,
     vy = cov * (_box_mean(y * y, win_size) - uy * uy)
     vxy = cov * (_box_mean(x * y, win_size) - ux * uy)
     c1, c2 = (k1 * rng) ** 2, (k2 * rng) ** 2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    return float(s.mean())
+    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
 
 
 def bpp(payload_bits: int, width: int, height: int) -> float:

@@ -35,7 +35,7 @@ import numpy as np
 from vpfilters.errors import FormatError, InputError, OutputError, ParameterError
 from vpfilters.metrics.coverage import boxes_mask
 from vpfilters.metrics.fps import machine_info, measure_fps
-from vpfilters.metrics.quality import _box_mean, _pair, bpp, peak_value, psnr
+from vpfilters.metrics.quality import _box_mean, _pair, bpp, peak_value, psnr, ssim_map
 
 __all__ = ["THRESHOLDS", "evaluate", "evaluate_images", "evaluate_video", "input_sha256",
            "outside_quality", "render_html", "render_markdown", "ssim_map", "versions",
@@ -106,27 +106,6 @@ def _mean_finite(values) -> float | None:
 
 
 # ------------------------------------------------------------------------------------ metrics
-
-
-def ssim_map(reference, test, *, win_size: int = 7, data_range: float | None = None,
-             bits: int | None = None, k1: float = 0.01, k2: float = 0.03) -> np.ndarray:
-    """The SSIM map over every full ``win_size`` window (shape ``(H - win + 1, W - win + 1)``);
-    its mean is :func:`vpfilters.metrics.quality.ssim`. Entry ``(i, j)`` belongs to the window
-    whose top-left pixel is ``(i, j)``."""
-    a, b = _pair(reference, test, "ssim_map")
-    if a.ndim != 2 or min(a.shape) < win_size:
-        raise FormatError(f"ssim_map: need a 2-D picture of at least {win_size}px, got shape "
-                          f"{a.shape}", parameter="images")
-    rng = float(data_range) if data_range is not None else peak_value(a.dtype, bits)
-    x, y = a.astype(np.float64), b.astype(np.float64)
-    n = win_size * win_size
-    cov = n / (n - 1.0)
-    ux, uy = _box_mean(x, win_size), _box_mean(y, win_size)
-    vx = cov * (_box_mean(x * x, win_size) - ux * ux)
-    vy = cov * (_box_mean(y * y, win_size) - uy * uy)
-    vxy = cov * (_box_mean(x * y, win_size) - ux * uy)
-    c1, c2 = (k1 * rng) ** 2, (k2 * rng) ** 2
-    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
 
 
 def outside_quality(reference, test, boxes, *, bits: int | None = None, with_ssim: bool = True,
