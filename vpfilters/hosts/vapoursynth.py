@@ -16,7 +16,7 @@ from vpfilters.core.region import boxes_array, flat_boxes
 from vpfilters.errors import FormatError, ParameterError, ProtectionError, VpfError
 from vpfilters.kernels import mask_blur
 from vpfilters.kernels._params import plane_boxes
-from vpfilters.protect.mask import MaskProtector
+from vpfilters.protect.mask import MaskProtector, record_regions
 
 __all__ = ["MAX_WINDOW", "as_frame", "core_format", "has_plugin", "protect"]
 
@@ -284,12 +284,16 @@ class _MaskStage:
         p = self.p
         fout = cur.copy()
         own: list[float] = []
+        ids = None
         done = False  # pixels already done here (numpy) rather than by MaskBlur
         try:
+            # regions() gives the final regions: padded, with detections (MaskProtector).
             regions = p.regions(frame, self.win.context(n, frames[1:]))
-            if p.opts["pad"]:
-                regions = [r.grown(p.opts["pad"], frame.width, frame.height) for r in regions]
             own = flat_boxes(regions)
+            ids_props = {"VPFTrackIds": props.get("VPFTrackIds", [])} if "VPFTrackIds" in \
+                props else {}
+            record_regions(ids_props, so_far, regions)
+            ids = ids_props.get("VPFTrackIds")
             boxes = boxes_array(regions)
             plane_boxes(boxes, 0, 0, frame.width, frame.height)  # NaN/inf boxes fail here
             if regions and self.values is not None:
@@ -313,8 +317,11 @@ class _MaskStage:
             wframe, _ = _writable(fout, self.fmt, n, dict(props))
             p.protect_all(wframe)
             fout.props["VPFFailClosed"] = 1
+            ids = None
             done = True
         so_far += own
+        if ids:
+            fout.props["VPFTrackIds"] = [int(v) for v in ids]
         for key, value in (("VPFBoxes", [] if done else own), (_SO_FAR, so_far)):
             if value:
                 fout.props[key] = [float(v) for v in value]
