@@ -143,7 +143,7 @@ def frame_1080p():
     y = flat[:n].reshape(h, w).copy()
     u = flat[n:n + c].reshape(h // 2, w // 2).copy()
     v = flat[n + c:n + 2 * c].reshape(h // 2, w // 2).copy()
-    return Frame([y, u, v], "yuv420p", props={"_Matrix": 6, "_Range": 0})
+    return Frame([y, u, v], "yuv420p", props={"_Matrix": 6, "_ColorRange": 0})
 
 
 def person_eval(folder: Path, threads: int):

@@ -60,7 +60,7 @@ ATTACKS = ("none", "h264_crf23", "h264_crf28", "blur_s1", "bright_+10%", "bright
 
 
 def rgb_to_frame(rgb: np.ndarray) -> Frame:
-    return Frame([np.ascontiguousarray(rgb[..., i]) for i in range(3)], "rgbp", props={"_Range": 0})
+    return Frame([np.ascontiguousarray(rgb[..., i]) for i in range(3)], "rgbp", props={"_ColorRange": 0})
 
 
 def frame_to_rgb(f: Frame) -> np.ndarray:
@@ -169,7 +169,7 @@ def attack_rgb(images: list[np.ndarray], name: str) -> list[np.ndarray]:
             y = rgb_to_yuv(a, Frame([np.zeros((a.shape[0], a.shape[1]), np.uint8),
                                      np.zeros((a.shape[0] // 2, a.shape[1] // 2), np.uint8),
                                      np.zeros((a.shape[0] // 2, a.shape[1] // 2), np.uint8)],
-                                    "yuv420p", props={"_Range": 1}))
+                                    "yuv420p", props={"_ColorRange": 1}))
             out.append(frame_to_rgb(_x264([y], int(name[8:]))[0]))
         return out
     if name == "blur_s1":

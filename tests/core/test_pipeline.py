@@ -28,26 +28,26 @@ def test_frame_checks_plane_geometry():
 ])
 def test_black_is_black_in_every_range(matrix, rng, expect):
     f = yuv420()
-    f.props.update(_Matrix=matrix, _Range=rng)
+    f.props.update(_Matrix=matrix, _ColorRange=rng)
     assert color_values((0, 0, 0), f) == expect
 
 
 def test_white_red_depend_on_matrix_and_bit_depth():
     f = yuv420()
-    f.props.update(_Matrix=1, _Range=1)
+    f.props.update(_Matrix=1, _ColorRange=1)
     assert color_values((255, 255, 255), f) == [235, 128, 128]
     red709 = color_values((255, 0, 0), f)
     f.props["_Matrix"] = 6
     red601 = color_values((255, 0, 0), f)
     assert red709 != red601 and red601[0] == 81  # BT.601 red: Y' = 16 + 219 * 0.299
     g = yuv420(dtype=np.uint16)
-    g.props.update(_Matrix=1, _Range=1)
+    g.props.update(_Matrix=1, _ColorRange=1)
     assert color_values((255, 255, 255), g) == [940, 512, 512]
 
 
 def test_fill_covers_the_box_outward_on_chroma():
     f = yuv420()
-    f.props.update(_Matrix=1, _Range=1)
+    f.props.update(_Matrix=1, _ColorRange=1)
     build("fill=box=11/11/31/21:color=white").process(f)
     y, u, _ = f.planes
     assert (y[11:21, 11:31] == 235).all() and y[10, 10] == 100 and y[21, 31] == 100

@@ -132,7 +132,7 @@ def to_frame(rgb, fmt="yuv420p"):
     v = flat[n + c:n + 2 * c].reshape(h2 // 2, w2 // 2).copy()
     if fmt == "yuv420p10":
         y, u, v = (p.astype(np.uint16) << 2 for p in (y, u, v))
-    return Frame([y, u, v], fmt, props={"_Matrix": 6, "_Range": 0})
+    return Frame([y, u, v], fmt, props={"_Matrix": 6, "_ColorRange": 0})
 
 
 @pytest.mark.parametrize("fmt", ["yuv420p", "yuv420p10"])

@@ -77,7 +77,7 @@ def expected(path, spec=SPEC, core="yuv420p") -> list[list[np.ndarray]]:
     with av.open(str(path)) as c:
         for n, f in enumerate(c.decode(video=0)):
             full = f.color_range == 2 or f.format.name.startswith("yuvj")
-            props = {"_Range": 0 if full else 1}
+            props = {"_ColorRange": 0 if full else 1}
             if f.colorspace not in (None, 2):
                 props["_Matrix"] = int(f.colorspace)
             frame = Frame(planes_of(f), core, n, props)

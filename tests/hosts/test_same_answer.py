@@ -78,7 +78,7 @@ def expected(path) -> list[list[np.ndarray]]:
     with av.open(str(path)) as c:
         for n, f in enumerate(c.decode(video=0)):
             full = f.color_range == 2 or f.format.name.startswith("yuvj")  # AVCOL_RANGE_JPEG
-            props = {"_Range": 0 if full else 1}
+            props = {"_ColorRange": 0 if full else 1}
             if f.colorspace not in (None, 2):  # 2: unspecified
                 props["_Matrix"] = int(f.colorspace)
             frame = Frame(plane_arrays(f), "yuv420p", n, props)

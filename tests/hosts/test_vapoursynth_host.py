@@ -94,8 +94,8 @@ def reference(f, n: int, fmt: str, spec: str) -> Frame:
     props = {}
     if "_Matrix" in f.props:
         props["_Matrix"] = int(f.props["_Matrix"])
-    if "_Range" in f.props:  # VapourSynth R81: 1 = full; the core: 0 = full
-        props["_Range"] = 0 if int(f.props["_Range"]) == 1 else 1
+    if "_Range" in f.props:  # VapourSynth R81 _Range: 1 = full; the core's _ColorRange: 0 = full
+        props["_ColorRange"] = 0 if int(f.props["_Range"]) == 1 else 1
     frame = Frame(planes(f), fmt, n, props)
     return build(spec).process(frame, FrameContext(n))
 
@@ -155,7 +155,7 @@ class SeeProps(Protector):
     name = "test_vs_see_props"
 
     def process(self, frame, ctx):
-        frame.props["VPFSawRange"] = frame.props.get("_Range", -1)
+        frame.props["VPFSawRange"] = frame.props.get("_ColorRange", -1)
         frame.props["VPFSawMatrix"] = frame.props.get("_Matrix", -1)
         frame.props["VPFSawFullRange"] = int(frame.full_range)
         return frame
@@ -292,7 +292,7 @@ def test_range_and_matrix_reach_the_protectors(limited, full, use_plugin):
 def test_as_frame_views_planes_without_copies(limited):
     f = limited.get_frame(0)
     fr = as_frame(f, 0)
-    assert fr.format == "yuv420p" and fr.props["_Range"] == 1 and fr.props["_Matrix"] == 6
+    assert fr.format == "yuv420p" and fr.props["_ColorRange"] == 1 and fr.props["_Matrix"] == 6
     assert not fr.planes[0].flags.writeable  # decoded planes are read-only: hosts copy first
     w = as_frame(f.copy(), 0)
     assert w.planes[0].flags.writeable

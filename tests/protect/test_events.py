@@ -53,7 +53,7 @@ def _yuv_frame(w, h, bits=8, full=False, matrix=1, index=0):
     dt = np.uint8 if bits == 8 else np.uint16
     fmt = "yuv420p" if bits == 8 else f"yuv420p{bits}"
     planes = [np.zeros((h, w), dt), np.zeros((h // 2, w // 2), dt), np.zeros((h // 2, w // 2), dt)]
-    return Frame(planes, fmt, index, {"_Matrix": matrix, "_Range": 0 if full else 1})
+    return Frame(planes, fmt, index, {"_Matrix": matrix, "_ColorRange": 0 if full else 1})
 
 
 # ---------------------------------------------------------------------------- tables
@@ -275,7 +275,7 @@ def test_random_access_same_answer_in_any_order():
 def test_ten_bit_and_full_range():
     frames = _pair_frames((6, 0))
     ten = [Frame([(p.astype(np.uint16) << 2) for p in f.planes], "yuv420p10", f.index,
-                 {"_Matrix": 1, "_Range": 0}) for f in frames]
+                 {"_Matrix": 1, "_ColorRange": 0}) for f in frames]
     out = _run(Events(scale=0.5, min_area=0.0, persist=False), ten, 1)
     assert out.planes[0].dtype == np.uint16
     assert out.planes[0][0, 0] == 0 and out.planes[1][0, 0] == 512  # full-range black
@@ -409,7 +409,7 @@ def test_same_frames_from_pyav_ffmpeg_and_vapoursynth(tmp_path):
         fout = f.copy()
         for p in range(3):
             np.asarray(fout[p])[...] = frames[n].planes[p]
-        for k in ("_Matrix", "_Range", "_Primaries", "_Transfer"):
+        for k in ("_Matrix", "_ColorRange", "_Primaries", "_Transfer"):
             if k in frames[n].props:
                 fout.props[k] = frames[n].props[k]
         return fout

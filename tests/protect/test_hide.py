@@ -54,7 +54,7 @@ def frames_1080p():
         y = b[:1920 * 1080].reshape(1080, 1920).copy()
         u = b[1920 * 1080:1920 * 1080 * 5 // 4].reshape(540, 960).copy()
         v = b[1920 * 1080 * 5 // 4:].reshape(540, 960).copy()
-        out.append(Frame([y, u, v], "yuv420p", i, {"_Range": 1}))
+        out.append(Frame([y, u, v], "yuv420p", i, {"_ColorRange": 1}))
     return out
 
 

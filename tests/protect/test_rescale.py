@@ -30,7 +30,7 @@ def _yuv420(rgb: np.ndarray, h: int, w: int) -> Frame:
 
     planes = [y, sub(u), sub(v)]
     return Frame([np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in planes], "yuv420p", 0,
-                 {"_Range": 1})
+                 {"_ColorRange": 1})
 
 
 @pytest.fixture()

@@ -45,8 +45,10 @@ class Frame:
     index : int
         The frame number in its stream (0-based).
     props : dict
-        Frame properties. Colour keys follow VapourSynth's reserved names (``_Matrix``, ``_Range``
-        with 0 = full, 1 = limited, ``_Transfer``, ``_Primaries``); protectors add ``VPF...`` keys
+        Frame properties. Colour keys follow VapourSynth's reserved names: ``_Matrix``,
+        ``_Transfer``, ``_Primaries``, and the range as ``_ColorRange`` with 0 = full, 1 = limited
+        (VapourSynth R81's ``_Range`` numbers it the other way round; the VapourSynth host
+        translates). Protectors add ``VPF...`` keys
         (e.g. ``VPFBoxes``: flat float list, x1, y1, x2, y2 per box in luma pixels).
     pts, time_base :
         Timing as the host had it (opaque to protectors; kept as is).
@@ -108,7 +110,7 @@ class Frame:
     @property
     def full_range(self) -> bool:
         """True for full-range (JPEG, ``yuvj420p``) YUV; RGB and unknown gray count as full."""
-        rng = self.props.get("_Range")
+        rng = self.props.get("_ColorRange")
         if rng is None:
             return self.family == "rgb"
         return int(rng) == 0

@@ -13,7 +13,7 @@ How frames travel
   the core model has it (``yuv420p``, ``yuv420p10le``, ``yuv444p``, ``gray``, ``gray10le``, ...) and
   otherwise converts to the nearest one (``nv12`` -> ``yuv420p``, ``p010le`` -> ``yuv420p10le``,
   ``rgb24``/``pal8`` -> ``gbrp``). ``yuvj*`` pictures travel as they are and become
-  ``yuv*`` frames with ``_Range=0`` (full range), with no range conversion. ``gbrp`` planes are
+  ``yuv*`` frames with ``_ColorRange=0`` (full range), with no range conversion. ``gbrp`` planes are
   reordered (views, no copy) to the core ``rgbp`` order R, G, B. See :data:`RAW_FORMATS`.
 * **Timestamps travel with the frames.** The raw frames go through a NUT pipe rather than a bare
   rawvideo pipe: NUT carries each frame's pts in the source's own time base, so variable frame
@@ -62,7 +62,7 @@ log = logging.getLogger("vpfilters")
 
 __all__ = ["RAW_FORMATS", "decoder_command", "encoder_command", "nearest_raw_format", "run"]
 
-#: ffmpeg raw pixel format -> (core format, plane order in memory -> core order, forced _Range).
+#: ffmpeg raw pixel format -> (core format, plane order in memory -> core order, forced _ColorRange).
 #: Only these travel through the pipe; ffmpeg converts anything else to the nearest of them.
 RAW_FORMATS: dict[str, tuple[str, tuple[int, ...] | None, int | None]] = {
     "yuv420p": ("yuv420p", None, None),
@@ -337,9 +337,9 @@ def nearest_raw_format(pix_fmt: str | None) -> str | None:
 def _frame_props(colour: dict, family: str, forced_range: int | None) -> dict:
     props = {}
     if colour.get("range"):
-        props["_Range"] = 0 if colour["range"] == "pc" else 1
+        props["_ColorRange"] = 0 if colour["range"] == "pc" else 1
     if forced_range is not None:
-        props["_Range"] = forced_range
+        props["_ColorRange"] = forced_range
     if family == "rgb":
         props["_Matrix"] = 0
     elif colour.get("space") in _MATRIX:

@@ -14,7 +14,7 @@ Choices this host makes (documented for users in the README):
   subtitle and attachment streams (GoPro ``gpmd`` telemetry, timecode, captions) and chapters.
   ``keep_metadata=True`` copies container/stream tags, data/subtitle streams and chapters.
 * **Formats.** 8-16 bit planar YUV, GRAY and GBR planes are used in place; ``yuvj*`` is used in
-  place as full range (``_Range=0``); other formats (nv12, p010, rgb24, pal8, yuyv422 ...) are
+  place as full range (``_ColorRange=0``); other formats (nv12, p010, rgb24, pal8, yuyv422 ...) are
   repacked to the nearest planar format (alpha is dropped).
 """
 
@@ -79,7 +79,7 @@ _AV_TO_CORE = {
     "gray": "gray", "gray10le": "gray10", "gray16le": "gray16",
     "gbrp": "rgbp", "gbrp10le": "rgbp10", "gbrp16le": "rgbp16",
 }
-# full-range (JPEG) layouts: same planes, _Range = 0
+# full-range (JPEG) layouts: same planes, _ColorRange = 0
 _JPEG_TO_CORE = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p"}
 _CORE_TO_AV = {v: k for k, v in _AV_TO_CORE.items()}
 # core rgbp planes are R, G, B; av gbrp planes are G, B, R
@@ -161,13 +161,13 @@ def _apply_transform(planes, t):
 
 
 def _colour_props(avf: av.VideoFrame, full_range: bool | None) -> dict:
-    """VapourSynth-style colour properties of a decoded frame (``_Range`` 0 = full)."""
+    """VapourSynth-style colour properties of a decoded frame (``_ColorRange`` 0 = full)."""
     props = {}
     rng = int(avf.color_range or 0)
     if full_range or rng == 2:
-        props["_Range"] = 0
+        props["_ColorRange"] = 0
     elif rng == 1 or full_range is False:
-        props["_Range"] = 1
+        props["_ColorRange"] = 1
     for key, val in (("_Matrix", avf.colorspace), ("_Primaries", avf.color_primaries),
                      ("_Transfer", avf.color_trc)):
         v = int(val or 0)
@@ -177,7 +177,7 @@ def _colour_props(avf: av.VideoFrame, full_range: bool | None) -> dict:
 
 
 def _set_colour(avf: av.VideoFrame, props: dict) -> None:
-    rng = props.get("_Range")
+    rng = props.get("_ColorRange")
     avf.color_range = 2 if rng == 0 else 1 if rng == 1 else 0
     for key, attr in (("_Matrix", "colorspace"), ("_Primaries", "color_primaries"),
                       ("_Transfer", "color_trc")):
@@ -245,7 +245,7 @@ def core_to_frame(frame: Frame, av_format: str | None = None) -> av.VideoFrame:
         out.time_base = frame.time_base
     props = dict(frame.props)
     if name in _JPEG_TO_CORE:
-        props["_Range"] = 0
+        props["_ColorRange"] = 0
     _set_colour(out, props)
     return out
 
@@ -335,9 +335,9 @@ def _to_encoder(frame: Frame, name: str, how: str) -> av.VideoFrame:
     props = dict(frame.props)
     if frame.family == "rgb" and "dst_colorspace" in kw:
         props.update(_Matrix=1 if kw["dst_colorspace"] == "itu709" else 6,
-                     _Range=0 if kw["dst_color_range"] == 2 else 1)
+                     _ColorRange=0 if kw["dst_color_range"] == 2 else 1)
     elif dst_fmt.is_rgb:
-        props.update(_Range=0, _Matrix=0)
+        props.update(_ColorRange=0, _Matrix=0)
     _set_colour(out, props)
     return out
 

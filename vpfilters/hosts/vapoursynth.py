@@ -66,22 +66,23 @@ def core_format(fmt, func: str = "protect") -> str:
 def _props_in(vsprops) -> dict:
     """VapourSynth frame properties -> plain Python values, in the core's conventions.
 
-    The core keeps the older ``_ColorRange`` meaning under ``_Range`` (0 = full, 1 = limited);
-    VapourSynth API 4.2+ (R7x, R81) stores ``_Range`` with 1 = full, 0 = limited.
+    The core names the range ``_ColorRange`` (0 = full, 1 = limited); VapourSynth API 4.2+ (R7x,
+    R81) stores ``_Range`` with the opposite numbers (0 = limited, 1 = full) and keeps
+    ``_ColorRange`` only as a deprecated alias. The host translates both ways.
     """
     out = {}
     for k, v in vsprops.items():
-        if k == "_ColorRange":
-            continue  # deprecated alias of _Range; reading it warns
+        if k in ("_ColorRange", "_Range"):
+            continue
         if isinstance(v, (int, float, str, bytes)):
-            out[k] = int(v) if isinstance(v, int) else v  # IntEnum (_Range, _Matrix ...) -> int
+            out[k] = int(v) if isinstance(v, int) else v  # IntEnum (_Matrix ...) -> int
         elif isinstance(v, (list, tuple)) and all(isinstance(x, (int, float, str, bytes)) for x in v):
             out[k] = [int(x) if isinstance(x, int) else x for x in v]
         # nodes, frames and functions stay in VapourSynth
-    if "_Range" in out:
-        out["_Range"] = 0 if out["_Range"] == 1 else 1
-    elif "_ColorRange" in vsprops:  # VapourSynth before API 4.2: already 0 = full
-        out["_Range"] = int(vsprops["_ColorRange"])
+    if "_Range" in vsprops:
+        out["_ColorRange"] = 0 if int(vsprops["_Range"]) == 1 else 1
+    elif "_ColorRange" in vsprops:  # VapourSynth before API 4.2: same meaning as the core's
+        out["_ColorRange"] = int(vsprops["_ColorRange"])
     return out
 
 
@@ -104,13 +105,14 @@ def _vs_value(key, v):
 def _props_out(vsprops, before: dict, after: dict) -> None:
     """Write what a protector added, changed or removed in ``Frame.props`` back to ``vsprops``."""
     for k in before.keys() - after.keys():
+        k = "_Range" if k == "_ColorRange" else k
         if k in vsprops:
             del vsprops[k]
     for k, v in after.items():
         if k in before and _same(before[k], v):
             continue
-        if k == "_Range":
-            v = 1 if int(v) == 0 else 0
+        if k == "_ColorRange":
+            k, v = "_Range", 1 if int(v) == 0 else 0
         v = _vs_value(k, v)
         if isinstance(v, list) and not v:
             # VapourSynth cannot hold an empty array: an empty list is an absent key.
@@ -252,7 +254,7 @@ class _MaskStage:
         self.feather = float(p.opts["feather"])
         self.values = None
         if p.mode == "fill":
-            # MaskBlur takes one fill colour per plane; the colour depends on _Matrix and _Range,
+            # MaskBlur takes one fill colour per plane; the colour depends on _Matrix and the range,
             # so take it from frame 0 (frames that differ are checked and done in numpy).
             self.values = [round(float(v)) for v in p.fill_values(first)]
         weakref.finalize(self, p.close)  # the stage lives as long as VapourSynth holds the node

@@ -385,7 +385,7 @@ def decode_events(image, colors: str = "munsell", *, matrix: str | None = None,
     colors : str
         The colour system it was made with.
     matrix, full_range :
-        Override the frame's ``_Matrix`` / ``_Range`` (YUV frames only).
+        Override the frame's ``_Matrix`` / ``_ColorRange`` (YUV frames only).
     bits : int
         Resolution of the inverse cube per channel (6: 64^3 cells of 4 code values).
 
