@@ -533,7 +533,8 @@ def _finish(rep, source, tech, fps_rows, kid_res, t_start) -> None:
     m = rep["machine_line"] = (f"{rep['reproducibility']['machine'].get('cpu')}, "
                                f"{rep['reproducibility']['machine'].get('cores')} cores")
     native = fps_rows[0]
-    fps_set = (f"{native['frames']} frames x {len(native['runs'])} runs, median, protectors on decoded frames (no decode or encode); "
+    fps_set = (f"{native['frames']} frames x {len(native['runs'])} runs, median, protectors on "
+               f"decoded frames (no decode or encode); "
                f"threads {rep['reproducibility']['threads']['detector_threads']}; {m}")
     rows = [_row("4.3.2", f"FPS at {native['resolution']}", native["fps"], "FPS", "fps",
                  input=source, settings=fps_set)]
