@@ -68,4 +68,16 @@ void flow_to_color(const float* flow, std::ptrdiff_t flow_stride, int width, int
 float flow_max_magnitude(const float* flow, std::ptrdiff_t flow_stride, int width, int height,
                          int threads);
 
+// ---- Block low DCT (see _reference.block_lowdct / block_lowdct_apply).
+// dct: 4 x b float32 rows of the orthonormal DCT-II matrix (row-major, contiguous).
+// coefficients: (H / b) x (W / b) x 4 x 4 float32, contiguous; partial blocks are ignored.
+void block_lowdct(Plane<const uint8_t> src, int b, const float* dct, float* out, int threads);
+void block_lowdct(Plane<const uint16_t> src, int b, const float* dct, float* out, int threads);
+void block_lowdct(Plane<const float> src, int b, const float* dct, float* out, int threads);
+// dst += inverse(coefs) per whole block, rounded half to even and clipped to 0..maxval.
+void block_lowdct_apply(Plane<uint8_t> dst, int b, const float* dct, const float* coefs, int maxval,
+                        int threads);
+void block_lowdct_apply(Plane<uint16_t> dst, int b, const float* dct, const float* coefs, int maxval,
+                        int threads);
+
 }  // namespace vpf

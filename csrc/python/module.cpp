@@ -361,6 +361,99 @@ double flow_max_magnitude(const py::object& flow_o, int threads) {
   return vpf::flow_max_magnitude(fp, fstride, static_cast<int>(w), static_cast<int>(h), threads);
 }
 
+// ------------------------------------------------------------------------------------ block DCT
+
+// dct (4, b) float32 as a contiguous copy (tiny), checked.
+std::vector<float> dct_of(const char* f, const py::object& dct_o, int b) {
+  py::array dct = as_array(dct_o, f, "dct");
+  if (!has_dtype<float>(dct)) type_error(f, "dct", "must have dtype float32, got " + dtype_str(dct));
+  if (dct.ndim() != 2 || dct.shape(0) != 4 || dct.shape(1) != b)
+    value_error(f, "dct", "must have shape (4, " + std::to_string(b) + "), got " + shape_str(dct));
+  std::vector<float> out(static_cast<size_t>(4) * b);
+  auto d = dct.unchecked<float, 2>();
+  for (int u = 0; u < 4; ++u)
+    for (int x = 0; x < b; ++x) out[static_cast<size_t>(u) * b + x] = d(u, x);
+  return out;
+}
+
+// (hb, wb, 4, 4) C-contiguous float32 coefficients.
+void check_coefs(const char* f, const char* name, const py::array& c, py::ssize_t hb, py::ssize_t wb,
+                 bool writable) {
+  if (!has_dtype<float>(c)) type_error(f, name, "must have dtype float32, got " + dtype_str(c));
+  if (c.ndim() != 4 || c.shape(0) != hb || c.shape(1) != wb || c.shape(2) != 4 || c.shape(3) != 4)
+    value_error(f, name, "must have shape (" + std::to_string(hb) + ", " + std::to_string(wb) +
+                             ", 4, 4), got " + shape_str(c));
+  if (!(c.flags() & py::array::c_style)) value_error(f, name, "must be C-contiguous");
+  if (writable && !c.writeable()) value_error(f, name, "is read-only");
+}
+
+int check_block(const char* f, int b) {
+  if (b < 4 || b > 4096) value_error(f, "b", "must be in 4..4096, got " + std::to_string(b));
+  return b;
+}
+
+template <class T>
+void block_lowdct_typed(const py::array& src, int b, const std::vector<float>& d, const py::array& out,
+                        int threads) {
+  const char* f = "block_lowdct";
+  auto s = plane_of<const T>(src, f, "src", false);
+  check_coefs(f, "out", out, s.height / b, s.width / b, true);
+  float* op = static_cast<float*>(const_cast<void*>(out.data()));
+  const char* lo = reinterpret_cast<const char*>(op);
+  check_disjoint(f, {{"src", span_of(s)}, {"out", Span{lo, lo + out.nbytes()}}});
+  py::gil_scoped_release release;
+  vpf::block_lowdct(s, b, d.data(), op, threads);
+}
+
+void block_lowdct(const py::object& src_o, int b, const py::object& dct_o, const py::object& out_o,
+                  int threads) {
+  const char* f = "block_lowdct";
+  py::array src = as_array(src_o, f, "src"), out = as_array(out_o, f, "out");
+  check_block(f, b);
+  check_threads(f, threads);
+  const std::vector<float> d = dct_of(f, dct_o, b);
+  if (has_dtype<uint8_t>(src))
+    block_lowdct_typed<uint8_t>(src, b, d, out, threads);
+  else if (has_dtype<uint16_t>(src))
+    block_lowdct_typed<uint16_t>(src, b, d, out, threads);
+  else if (has_dtype<float>(src))
+    block_lowdct_typed<float>(src, b, d, out, threads);
+  else
+    type_error(f, "src", "must have dtype uint8, uint16 or float32, got " + dtype_str(src));
+}
+
+template <class T>
+void block_lowdct_apply_typed(const py::array& plane, int b, const std::vector<float>& d,
+                              const py::array& coefs, int maxval, int threads) {
+  const char* f = "block_lowdct_apply";
+  auto p = plane_of<T>(plane, f, "plane", true);
+  check_coefs(f, "coefs", coefs, p.height / b, p.width / b, false);
+  const int hi = std::is_same_v<T, uint8_t> ? 255 : 65535;
+  if (maxval < 0 || maxval > hi)
+    value_error(f, "maxval", "must be in 0.." + std::to_string(hi) + " for " + type_name<T>() +
+                                 " planes, got " + std::to_string(maxval));
+  const float* cp = static_cast<const float*>(coefs.data());
+  const char* lo = reinterpret_cast<const char*>(cp);
+  check_disjoint(f, {{"plane", span_of(p)}, {"coefs", Span{lo, lo + coefs.nbytes()}}});
+  py::gil_scoped_release release;
+  vpf::block_lowdct_apply(p, b, d.data(), cp, maxval, threads);
+}
+
+void block_lowdct_apply(const py::object& plane_o, int b, const py::object& dct_o,
+                        const py::object& coefs_o, int maxval, int threads) {
+  const char* f = "block_lowdct_apply";
+  py::array plane = as_array(plane_o, f, "plane"), coefs = as_array(coefs_o, f, "coefs");
+  check_block(f, b);
+  check_threads(f, threads);
+  const std::vector<float> d = dct_of(f, dct_o, b);
+  if (has_dtype<uint8_t>(plane))
+    block_lowdct_apply_typed<uint8_t>(plane, b, d, coefs, maxval, threads);
+  else if (has_dtype<uint16_t>(plane))
+    block_lowdct_apply_typed<uint16_t>(plane, b, d, coefs, maxval, threads);
+  else
+    type_error(f, "plane", "must have dtype uint8 or uint16, got " + dtype_str(plane));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
@@ -385,4 +478,10 @@ PYBIND11_MODULE(_native, m) {
         "Colour a (H, W, 2) float32 flow field through a (n_dir, n_mag, 3) uint8 table into out.");
   m.def("flow_max_magnitude", &flow_max_magnitude, py::arg("flow"), py::arg("threads") = 1,
         "Default max_mag of flow_to_color: float32 sqrt(max(u*u + v*v)), non-finite parts as 0.");
+  m.def("block_lowdct", &block_lowdct, py::arg("src"), py::arg("b"), py::arg("dct"), py::arg("out"),
+        py::arg("threads") = 1,
+        "4x4 lowest DCT coefficients of every whole b x b block of src into out (hb, wb, 4, 4).");
+  m.def("block_lowdct_apply", &block_lowdct_apply, py::arg("plane"), py::arg("b"), py::arg("dct"),
+        py::arg("coefs"), py::arg("maxval"), py::arg("threads") = 1,
+        "plane += inverse of coefs (hb, wb, 4, 4) per whole block, rounded and clipped, in place.");
 }

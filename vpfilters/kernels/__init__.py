@@ -13,6 +13,9 @@ mask_blur
     feathered edges. Boxes are luma pixels and are rounded outward on subsampled planes.
 flow_to_color
     A 2-channel float flow field to RGB through a (direction x magnitude) lookup table.
+block_lowdct / block_lowdct_apply
+    The 4x4 lowest orthonormal DCT-II coefficients of every b x b block of a plane, and the fused
+    inverse: add a coefficient change back to a uint8/uint16 plane with rounding and clipping.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ __all__ = [
     "HaarPyramid",
     "MODES",
     "available_backends",
+    "block_lowdct",
+    "block_lowdct_apply",
     "flow_to_color",
     "haar_forward",
     "haar_inverse",
@@ -264,3 +269,81 @@ def flow_to_color(flow, lut, max_mag: float | None = None, *, out=None, threads:
         out = xp.empty((h, w, 3), np.uint8)
     impl.flow_to_color(flow, lut, max_mag, out, _backend.threads(threads))
     return out
+
+
+# ------------------------------------------------------------------------------------ block DCT
+
+
+def _block_args(b, dct, func: str, xp):
+    if not isinstance(b, (int, np.integer)) or not 4 <= b <= 4096:
+        raise ParameterError(f"{func}: b must be an integer in 4..4096, got {b!r}", parameter="b")
+    b = int(b)
+    if dct is None:
+        dct = _reference.dct_rows(b)
+    if tuple(getattr(dct, "shape", ())) != (4, b) or dct.dtype != np.float32:
+        raise FormatError(f"{func}: dct must be float32 with shape (4, {b}), got "
+                          f"{getattr(dct, 'shape', None)} {getattr(dct, 'dtype', None)}",
+                          parameter="dct")
+    return b, xp.ascontiguousarray(xp.asarray(dct))
+
+
+def block_lowdct(plane, b: int, dct=None, *, out=None, threads: int | None = None,
+                 backend: str | None = None):
+    """The 4x4 lowest orthonormal DCT-II coefficients of every whole ``b`` x ``b`` block.
+
+    Parameters
+    ----------
+    plane : array (H, W), uint8 | uint16 | float32
+    b : int
+        Block size; the ``H % b`` bottom rows and ``W % b`` right columns are ignored.
+    dct : array (4, b) float32, optional
+        The first 4 rows of the b-point DCT-II matrix (orthonormal rows when omitted).
+
+    Returns
+    -------
+    array (H // b, W // b, 4, 4) float32: ``out[i, j, u, v]`` is frequency ``u`` down, ``v`` across.
+    """
+    plane = _check_plane(plane, "plane", "block_lowdct")
+    impl, xp = _backend.implementation(backend, plane)
+    b, dct = _block_args(b, dct, "block_lowdct", xp)
+    shape = (plane.shape[0] // b, plane.shape[1] // b, 4, 4)
+    if out is None:
+        out = xp.empty(shape, np.float32)
+    elif tuple(out.shape) != shape or out.dtype != np.float32:
+        raise FormatError(f"block_lowdct: out must be float32 with shape {shape}", parameter="out")
+    impl.block_lowdct(plane, b, dct, out, _backend.threads(threads))
+    return out
+
+
+def block_lowdct_apply(plane, b: int, dct, coefs, maxval: int | None = None, *,
+                       threads: int | None = None, backend: str | None = None):
+    """Add the inverse of a coefficient change to ``plane`` in place, rounded and clipped.
+
+    ``plane[block] = clip(rint(plane[block] + D^T C D), 0, maxval)`` for every whole block, with
+    ``C = coefs[i, j]`` (4, 4) and ``D = dct`` (orthonormal DCT-II rows when None). Partial blocks
+    are left alone. ``maxval`` defaults to the dtype's maximum (pass 1023 for 10-bit samples).
+    Returns ``plane``.
+    """
+    func = "block_lowdct_apply"
+    xp = _backend.array_module(plane)
+    if getattr(plane, "ndim", 0) != 2 or plane.dtype not in (np.uint8, np.uint16):
+        raise FormatError(f"{func}: plane must be a 2-D uint8 or uint16 plane, got "
+                          f"{getattr(plane, 'shape', None)} {getattr(plane, 'dtype', None)}",
+                          parameter="plane")
+    if plane.size and plane.strides[1] != plane.itemsize:
+        raise FormatError(f"{func}: plane must have contiguous pixels within a row (it is written "
+                          "in place)", parameter="plane")
+    impl, xp = _backend.implementation(backend, plane)
+    b, dct = _block_args(b, dct, func, xp)
+    shape = (plane.shape[0] // b, plane.shape[1] // b, 4, 4)
+    if tuple(getattr(coefs, "shape", ())) != shape:
+        raise FormatError(f"{func}: coefs must have shape {shape}, got "
+                          f"{getattr(coefs, 'shape', None)}", parameter="coefs")
+    coefs = xp.ascontiguousarray(coefs, dtype=np.float32)
+    hi = int(np.iinfo(plane.dtype).max)
+    maxval = hi if maxval is None else int(maxval)
+    if not 0 <= maxval <= hi:
+        raise ParameterError(f"{func}: maxval must be in 0..{hi} for {plane.dtype}, got {maxval}",
+                             parameter="maxval")
+    impl.block_lowdct_apply(plane, b, dct, coefs, maxval, _backend.threads(threads))
+    return plane

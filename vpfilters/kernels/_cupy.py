@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vpfilters.errors import BackendError, FormatError, ParameterError
+from vpfilters.kernels import _reference
 from vpfilters.kernels._backend import is_cupy_array
 
 _HERE = Path(__file__).resolve().parent
@@ -335,3 +336,30 @@ def flow_to_color(flow, lut, max_mag, out, threads=1):
                         np.int32(n_mag), np.float32(1.0 / (2.0 * np.pi)), inv_max,
                         np.int32(has_mag), dev, _stride(dev)))
     _finish(dev, target)
+
+
+# ------------------------------------------------------------------------------ block low DCT
+# Thin: two small matmuls each way (cuBLAS), the same algebra as the numpy reference.
+
+
+def block_lowdct(src, b, dct, out, threads=1):
+    cp = _cupy()
+    s = cp.asarray(src)
+    h, w = s.shape
+    shape = (h // b, w // b, 4, 4)
+    _check(out, np.dtype(np.float32), shape, "out", "block_lowdct")
+    if is_cupy_array(out) and out.flags.c_contiguous:
+        dev, target = out, None
+    else:
+        dev, target = cp.empty(shape, cp.float32), out
+    _reference.lowdct_xp(cp, s, b, cp.asarray(dct, cp.float32), dev)
+    _finish(dev, target)
+
+
+def block_lowdct_apply(plane, b, dct, coefs, maxval, threads=1):
+    cp = _cupy()
+    dev = plane if is_cupy_array(plane) else cp.asarray(plane)
+    _reference.lowdct_apply_xp(cp, dev, b, cp.asarray(dct, cp.float32),
+                               cp.asarray(coefs, cp.float32), maxval)
+    if dev is not plane:
+        plane[...] = dev.get()

@@ -215,3 +215,55 @@ def flow_to_color(flow, lut, max_mag, out, threads=1):
     else:
         mi = np.zeros(u.shape, np.int64)
     out[...] = lut[di, mi]
+
+
+# ---------------------------------------------------------------------------------------------
+# Block low DCT: the 4x4 lowest orthonormal DCT-II coefficients of every whole b x b block
+# (partial blocks at the right/bottom edge are ignored), c = D X D^T with D = dct (4, b), and the
+# fused inverse write-back plane += D^T C D, rounded half to even and clipped to 0..maxval.
+# Float32 throughout; backends may differ by float rounding (the order of the sums), so a
+# write-back may differ by 1 where a value lies within rounding of a .5 tie.
+# ---------------------------------------------------------------------------------------------
+
+
+def dct_rows(b: int, n: int = 4) -> np.ndarray:
+    """(n, b) float32: the first ``n`` rows of the b-point orthonormal DCT-II matrix."""
+    k = np.arange(b)
+    d = np.sqrt(2 / b) * np.cos(np.pi * (2 * k[None, :] + 1) * np.arange(n)[:, None] / (2 * b))
+    d[0] /= np.sqrt(2)
+    return np.ascontiguousarray(d, dtype=np.float32)
+
+
+def lowdct_xp(xp, src, b, dct, out):
+    """:func:`block_lowdct` for array module ``xp`` (numpy or CuPy)."""
+    h, w = src.shape
+    hb, wb = h // b, w // b
+    x = xp.ascontiguousarray(src[:hb * b, :wb * b], dtype=xp.float32)
+    z = (x.reshape(hb * b * wb, b) @ dct.T).reshape(hb, b, wb * 4)  # along x: (hb, y, wb, v)
+    c = xp.matmul(dct, z).reshape(hb, 4, wb, 4)                     # along y: (hb, u, wb, v)
+    out[...] = c.transpose(0, 2, 1, 3)
+
+
+def lowdct_apply_xp(xp, plane, b, dct, coefs, maxval):
+    """:func:`block_lowdct_apply` for array module ``xp`` (numpy or CuPy)."""
+    h, w = plane.shape
+    hb, wb = h // b, w // b
+    c = xp.ascontiguousarray(coefs.transpose(0, 2, 1, 3)).reshape(hb, 4, wb * 4)
+    z = xp.matmul(dct.T, c)                                          # along y: (hb, y, wb, v)
+    change = (z.reshape(hb * b * wb, 4) @ dct).reshape(hb * b, wb * b)
+    sub = plane[:hb * b, :wb * b]
+    xp.add(change, sub, out=change)
+    xp.rint(change, out=change)
+    xp.clip(change, 0, maxval, out=change)
+    sub[...] = change
+
+
+def block_lowdct(src, b, dct, out, threads=1):
+    """(hb, wb, 4, 4) float32 ``out``: 4x4 lowest DCT coefficients of every whole block."""
+    lowdct_xp(np, np.asarray(src), b, np.asarray(dct, np.float32), out)
+
+
+def block_lowdct_apply(plane, b, dct, coefs, maxval, threads=1):
+    """``plane`` (uint8/uint16, in place) += inverse of ``coefs`` per block, rounded and clipped."""
+    lowdct_apply_xp(np, plane, b, np.asarray(dct, np.float32), np.asarray(coefs, np.float32),
+                    maxval)

@@ -24,6 +24,9 @@ import functools
 
 import numpy as np
 
+from vpfilters import kernels
+from vpfilters.kernels import _reference
+
 # low DCT frequencies (u, v), u + v in 1..3, of 32x32 blocks at 1080p (24 at 720p, 16 below):
 # far below a quarter of Nyquist, so they survive 0.5x down-up, blur and H.264's quantiser, and
 # they change SSIM's 7x7 local structure little (8x8 blocks cost 0.02-0.03 SSIM more here at
@@ -36,13 +39,9 @@ GAINS = (1.0, 0.95, 1.05, 0.9, 1.1, 0.85, 0.8, 1.15, 0.75, 0.7)
 
 
 @functools.cache
-@functools.cache
 def dct_rows(b: int, n: int = 4) -> np.ndarray:
     """(n, b) float32: the first ``n`` rows of the b-point orthonormal DCT-II matrix."""
-    k = np.arange(b)
-    d = np.sqrt(2 / b) * np.cos(np.pi * (2 * k[None, :] + 1) * np.arange(n)[:, None] / (2 * b))
-    d[0] /= np.sqrt(2)
-    return np.ascontiguousarray(d, dtype=np.float32)
+    return _reference.dct_rows(b, n)
 
 
 def block_for(height: int, width: int) -> int:
@@ -91,15 +90,12 @@ def _crop(y: np.ndarray, layout: RobustLayout) -> np.ndarray:
 def _low_dct(y: np.ndarray, layout: RobustLayout) -> np.ndarray:
     """(hb, wb, 4, 4) float32: the 4x4 lowest DCT coefficients of every block.
 
-    Separable and transpose-free: rows of blocks times D^T, then D times the columns, so the
-    full-size plane is read once (a native kernel would fuse this with the write-back).
+    Separable: the native/CUDA kernel :func:`vpfilters.kernels.block_lowdct` (numpy reference
+    with ``VPF_BACKEND=numpy``); the picture is read once.
     """
-    b, hb, wb = layout.b, layout.hb, layout.wb
-    d = dct_rows(b)
-    x = np.ascontiguousarray(_crop(y, layout), dtype=np.float32)
-    z = (x.reshape(hb * b * wb, b) @ d.T).reshape(hb, b, wb * 4)   # along x: (hb, b, wb, v)
-    c = np.matmul(d, z).reshape(hb, 4, wb, 4)                     # along y: (hb, u, wb, v)
-    return c.transpose(0, 2, 1, 3)
+    if y.dtype not in (np.uint8, np.uint16, np.float32):
+        y = y.astype(np.float32)
+    return kernels.block_lowdct(y, layout.b, dct_rows(layout.b))
 
 
 def _from_low_dct(c: np.ndarray, layout: RobustLayout) -> np.ndarray:
@@ -120,6 +116,18 @@ def robust_change(y: np.ndarray, slot_bits: np.ndarray, layout: RobustLayout, de
                   alpha: float = 1.0, floor: float | None = None,
                   act_ref: float | None = None) -> np.ndarray:
     """(hb*b, wb*b) float32 luma change that writes ``slot_bits`` into ``y``."""
+    return _from_low_dct(robust_change_coefs(y, slot_bits, layout, delta, alpha, floor, act_ref),
+                         layout)
+
+
+def robust_change_coefs(y: np.ndarray, slot_bits: np.ndarray, layout: RobustLayout, delta: float,
+                        alpha: float = 1.0, floor: float | None = None,
+                        act_ref: float | None = None) -> np.ndarray:
+    """(hb, wb, 4, 4) float32 low-DCT coefficient change that writes ``slot_bits`` into ``y``.
+
+    :func:`vpfilters.kernels.block_lowdct_apply` adds it to a plane (inverse DCT, rounding and
+    clipping fused); :func:`robust_change` is the same change as a float plane.
+    """
     low = _low_dct(y, layout)
     c = low[:, :, layout.u, layout.v].reshape(-1)
     offset = (layout.dither + 0.5 * slot_bits) * delta
@@ -135,7 +143,7 @@ def robust_change(y: np.ndarray, slot_bits: np.ndarray, layout: RobustLayout, de
     change *= np.clip(act / (act_ref * delta / (100.0 * layout.b / 32)), floor, 1.0)[:, :, None]
     full = np.zeros((layout.hb, layout.wb, 4, 4), np.float32)
     full[:, :, layout.u, layout.v] = change
-    return _from_low_dct(full, layout)
+    return full
 
 
 def robust_soft(coefs: np.ndarray, layout: RobustLayout, delta: float, gain: float = 1.0):

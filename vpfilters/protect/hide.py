@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vpfilters import kernels
 from vpfilters.core.frame import Frame
 from vpfilters.core.protector import FrameContext, Option, Protector, StreamInfo, positive
 from vpfilters.errors import FormatError, ParameterError
@@ -128,15 +129,11 @@ class Hide(Protector):
         y = _luma(frame)
         maxval = (1 << frame.bits) - 1
         delta = _robust_delta(frame, layout, self.opts["strength"])
-        change = _stego.robust_change(y, bits, layout, delta)
+        coefs = _stego.robust_change_coefs(y, bits, layout, delta)
+        dct = _stego.dct_rows(layout.b)
         planes = frame.planes if frame.family == "rgb" else frame.planes[:1]
-        for i, p in enumerate(planes):
-            sub = _stego._crop(p, layout)
-            v = change if i == len(planes) - 1 else change.copy()
-            np.add(v, sub, out=v)  # in place: this runs on every frame at full size
-            np.rint(v, out=v)
-            np.clip(v, 0, maxval, out=v)
-            sub[...] = v
+        for p in planes:  # inverse DCT + add + round + clip, fused in the kernel, in place
+            kernels.block_lowdct_apply(p, layout.b, dct, coefs, maxval)
 
     # -- capacity ------------------------------------------------------------------------------
     def _embed_capacity(self, frame: Frame) -> None:
