@@ -267,3 +267,13 @@ def _sizes(folder, n):
     with open(os.path.join(folder, "gt_boxes.json"), encoding="utf-8") as fh:
         items = json.load(fh)["images"][:n]
     return [(it["width"], it["height"]) for it in items]
+
+
+def test_hiding_report_checks_complete_extraction(clip, tmp_path):
+    rep = evaluate_video(clip, "hide=payload=vpf-0042", max_frames=6, ssim_frames=3,
+                         fps_frames=3, fps_repeat=1)
+    rows = {c["metric"]: c for c in rep["clauses"]}
+    row = rows["hidden data extracted completely (share of frames)"]
+    assert row["clause"] == "6.3" and row["value"] == 1 and row["result"] == "pass"
+    assert rep["metrics"]["extraction"]["frames"] == 3  # one frame in ssim_stride (2)
+    assert rows["capacity (BPP, mean)"]["value"] > 0

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vpfilters.errors import FormatError, InputError, OutputError, ParameterError
+from vpfilters.errors import FormatError, InputError, OutputError, ParameterError, VpfError
 from vpfilters.metrics.coverage import boxes_mask
 from vpfilters.metrics.fps import machine_info, measure_fps
 from vpfilters.metrics.quality import _box_mean, _pair, bpp, peak_value, psnr, ssim_map
@@ -420,6 +420,8 @@ def evaluate_video(path, spec, *, max_frames: int | None = 300, ssim_frames: int
     bar = tqdm(total=limit or known or None, disable=not progress, unit="frame", desc="eval",
                leave=False, file=sys.stderr, mininterval=0.5)
     failed = []
+    check_hidden = _hidden_data_checker(pipeline)
+    extracted = []
     try:
         t0 = time.perf_counter()
         for out, (y0, orig_rgb), _copied in _run_pipeline(pipeline, cores(), None):
@@ -440,6 +442,8 @@ def evaluate_video(path, spec, *, max_frames: int | None = 300, ssim_frames: int
             per["ssim_outside"].append(q.get("ssim_outside"))
             per["boxes"].append(len(boxes))
             bpp_frames.append(_frame_bpp(out))
+            if check_hidden is not None and i % stride == 0:
+                extracted.append(check_hidden(out))
             if orig_rgb is not None:
                 kid_orig.append(orig_rgb)
                 kid_prot.append(frame_to_rgb(out))
@@ -450,6 +454,12 @@ def evaluate_video(path, spec, *, max_frames: int | None = 300, ssim_frames: int
         container.close()
     if not per["index"]:
         raise InputError("the video has no frames to evaluate", file=path)
+
+    if extracted:
+        rep_extract = {"frames": len(extracted), "complete": int(sum(extracted)),
+                       "share": _r(sum(extracted) / len(extracted))}
+    else:
+        rep_extract = None
 
     info_kw = {"fps": fps_in, "source": str(path)}
     fps_rows = [_measure(pipeline, sample, info_kw, fps_warmup, fps_repeat, threads,
@@ -488,6 +498,8 @@ def evaluate_video(path, spec, *, max_frames: int | None = 300, ssim_frames: int
     rep["metrics"]["quality"] = _quality_summary(per, stride, n_ssim)
     rep["metrics"]["fail_closed_frames"] = failed
     _add_bpp(rep, bpp_frames)
+    if rep_extract is not None:
+        rep["metrics"]["extraction"] = rep_extract
     if kid_res:
         rep["metrics"]["kid"] = kid_res
     rep["per_frame"] = {k: [_r(x) for x in v] for k, v in per.items()}
@@ -499,6 +511,28 @@ def evaluate_video(path, spec, *, max_frames: int | None = 300, ssim_frames: int
                             "bound the run time; PSNR on every frame.")
     _finish(rep, source, tech, fps_rows, kid_res, t_start)
     return rep
+
+
+def _hidden_data_checker(pipeline):
+    """For a spec with ``hide``: a function telling whether a protected frame gives the payload
+    back exactly through hide's own reader (cl. 6.3, "extracted completely"); else None."""
+    hides = [p for p in pipeline.protectors if p.name == "hide"]
+    if not hides:
+        return None
+    p = hides[-1]
+    from vpfilters.protect.hide import extract_frame
+
+    want = p.opts["payload"]
+    want = want.encode() if isinstance(want, str) else bytes(want)
+
+    def check(frame) -> bool:
+        try:
+            got = extract_frame(frame, key=p.opts["key"], mode=p.opts["mode"],
+                                seed=p.opts["seed"], strength=p.opts["strength"])
+        except VpfError:
+            return False
+        return got.payload == want
+    return check
 
 
 def _frame_bpp(frame) -> float | None:
@@ -560,6 +594,13 @@ def _finish(rep, source, tech, fps_rows, kid_res, t_start) -> None:
                          b["mean"], "bit/pixel", input=source,
                          settings=f"VPFPayloadBits / luma pixels over {b['frames']} frames",
                          note="higher is better; no threshold"))
+    if "extraction" in rep["metrics"]:
+        x = rep["metrics"]["extraction"]
+        rows.append(_row("6.3", "hidden data extracted completely (share of frames)",
+                         x["share"], "", input=source, threshold=1.0, op=">=",
+                         settings=f"hide's own reader on {x['frames']} protected frames in "
+                                  f"memory (before any codec); payload bytes compared",
+                         note="the standard asks for complete extraction"))
     if kid_res:
         ind = kid_res["indicative"]
         r = _row("5" + (f", {tech[1]}" if tech[1] else ""), "KID x100 (original vs protected)",

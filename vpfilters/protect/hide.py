@@ -165,7 +165,7 @@ class Hide(Protector):
             self._embed_robust(frame)
         else:
             self._embed_capacity(frame)
-        frame.props["VPFHideBits"] = len(self.framed) * 8
+        frame.props["VPFPayloadBits"] = len(self.framed) * 8
         frame.props["VPFHideMode"] = self.opts["mode"]
         return frame
 
