@@ -277,3 +277,17 @@ def test_hiding_report_checks_complete_extraction(clip, tmp_path):
     assert row["clause"] == "6.3" and row["value"] == 1 and row["result"] == "pass"
     assert rep["metrics"]["extraction"]["frames"] == 3  # one frame in ssim_stride (2)
     assert rows["capacity (BPP, mean)"]["value"] > 0
+
+
+def test_rescale_report_checks_the_authorised_restore(clip, tmp_path):
+    from vpfilters.protect._restore_data import generate_key
+
+    key = generate_key(tmp_path / "k.key")
+    spec = f"rescale=factor=2:restore=exact:key={key}:data={tmp_path / 'r.vpfr'}"
+    rep = evaluate_video(clip, spec, max_frames=6, ssim_frames=3, fps_frames=3, fps_repeat=1)
+    rows = {c["metric"]: c for c in rep["clauses"]}
+    row = rows["authorised exact restore: luma bit-exact (share of frames)"]
+    assert row["clause"] == "4.3.1, 6.5" and row["value"] == 1 and row["result"] == "pass"
+    assert rep["metrics"]["restore"]["frames"] == 3 and rep["metrics"]["restore"]["psnr_min"] == "inf"
+    paths = write_report(rep, tmp_path / "rep")
+    _check_report(paths, rep)

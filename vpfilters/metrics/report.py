@@ -422,6 +422,8 @@ def evaluate_video(path, spec, *, max_frames: int | None = 300, ssim_frames: int
     failed = []
     check_hidden = _hidden_data_checker(pipeline)
     extracted = []
+    restorer = _restore_checker(pipeline)
+    kept = []  # (protected frame, original luma) for the authorised-restore check (cl. 6.5)
     try:
         t0 = time.perf_counter()
         for out, (y0, orig_rgb), _copied in _run_pipeline(pipeline, cores(), None):
@@ -444,6 +446,8 @@ def evaluate_video(path, spec, *, max_frames: int | None = 300, ssim_frames: int
             bpp_frames.append(_frame_bpp(out))
             if check_hidden is not None and i % stride == 0:
                 extracted.append(check_hidden(out))
+            if restorer is not None and i % stride == 0 and len(kept) < RESTORE_CHECK_FRAMES:
+                kept.append((out.copy(), y0))
             if orig_rgb is not None:
                 kid_orig.append(orig_rgb)
                 kid_prot.append(frame_to_rgb(out))
@@ -469,7 +473,11 @@ def evaluate_video(path, spec, *, max_frames: int | None = 300, ssim_frames: int
                   for k, a in enumerate(sample_av)]
         fps_rows.append(_measure(pipeline, scaled, info_kw, fps_warmup, fps_repeat, threads,
                                  f"{w}x{h}"))
-    pipeline.close()
+    pipeline.close()  # also writes the last restore records
+    if restorer is not None and kept:
+        rep_restore = restorer(kept)
+    else:
+        rep_restore = None
 
     kid_res = None
     if kid:
@@ -500,6 +508,8 @@ def evaluate_video(path, spec, *, max_frames: int | None = 300, ssim_frames: int
     _add_bpp(rep, bpp_frames)
     if rep_extract is not None:
         rep["metrics"]["extraction"] = rep_extract
+    if rep_restore is not None:
+        rep["metrics"]["restore"] = rep_restore
     if kid_res:
         rep["metrics"]["kid"] = kid_res
     rep["per_frame"] = {k: [_r(x) for x in v] for k, v in per.items()}
@@ -532,6 +542,37 @@ def _hidden_data_checker(pipeline):
         except VpfError:
             return False
         return got.payload == want
+    return check
+
+
+#: at most this many frames are kept for the authorised-restore check
+RESTORE_CHECK_FRAMES = 20
+
+
+def _restore_checker(pipeline):
+    """For a spec that is ``rescale`` with ``restore=exact`` alone: a function restoring kept
+    protected frames from the encrypted restore data and comparing them with the originals."""
+    ps = pipeline.protectors
+    if len(ps) != 1 or ps[0].name != "rescale" or ps[0].opts.get("restore") != "exact":
+        return None
+    p = ps[0]
+
+    def check(kept) -> dict:
+        from vpfilters.protect import _restore_data as rd
+        from vpfilters.protect.rescale import restore_frame
+
+        reader = rd.RestoreReader(p.opts["data"], p._key)
+        try:
+            decompress = rd.compressor(reader.header["compression"])[1]
+            exact, values = 0, []
+            for frame, y0 in kept:
+                back = restore_frame(frame, reader.get(frame.index), reader.header, decompress)
+                exact += bool(np.array_equal(back.planes[0], y0))
+                values.append(psnr(y0, back.planes[0], bits=frame.bits))
+        finally:
+            reader.close()
+        return {"frames": len(kept), "exact": exact, "exact_share": _r(exact / len(kept)),
+                "psnr_min": "inf" if min(values) == math.inf else _r(min(values))}
     return check
 
 
@@ -601,6 +642,13 @@ def _finish(rep, source, tech, fps_rows, kid_res, t_start) -> None:
                          settings=f"hide's own reader on {x['frames']} protected frames in "
                                   f"memory (before any codec); payload bytes compared",
                          note="the standard asks for complete extraction"))
+    if "restore" in rep["metrics"]:
+        x = rep["metrics"]["restore"]
+        rows.append(_row("4.3.1, 6.5", "authorised exact restore: luma bit-exact (share of frames)",
+                         x["exact_share"], "", input=source, threshold=1.0, op=">=",
+                         settings=f"restore data decrypted with the key, {x['frames']} frames "
+                                  f"in memory (before any codec)",
+                         note=f"luma PSNR of the restored frames: min {x['psnr_min']} dB"))
     if kid_res:
         ind = kid_res["indicative"]
         r = _row("5" + (f", {tech[1]}" if tech[1] else ""), "KID x100 (original vs protected)",
