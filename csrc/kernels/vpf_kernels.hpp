@@ -18,19 +18,20 @@ struct Plane {
 };
 
 // ---- Haar, one level (see _reference.haar_fwd). Bands are ceil(H/2) x ceil(W/2).
-// uint8 -> details int16; uint16 -> details int32; float -> float.
+// uint8 -> details int16; uint16 -> details int32; float -> float. `threads` (>= 1) splits the
+// band rows between threads; the result does not depend on it.
 void haar_fwd(Plane<const uint8_t> src, Plane<uint8_t> ll, Plane<int16_t> lh, Plane<int16_t> hl,
-              Plane<int16_t> hh);
+              Plane<int16_t> hh, int threads = 1);
 void haar_fwd(Plane<const uint16_t> src, Plane<uint16_t> ll, Plane<int32_t> lh, Plane<int32_t> hl,
-              Plane<int32_t> hh);
+              Plane<int32_t> hh, int threads = 1);
 void haar_fwd(Plane<const float> src, Plane<float> ll, Plane<float> lh, Plane<float> hl,
-              Plane<float> hh);
+              Plane<float> hh, int threads = 1);
 void haar_inv(Plane<const uint8_t> ll, Plane<const int16_t> lh, Plane<const int16_t> hl,
-              Plane<const int16_t> hh, Plane<uint8_t> dst);
+              Plane<const int16_t> hh, Plane<uint8_t> dst, int threads = 1);
 void haar_inv(Plane<const uint16_t> ll, Plane<const int32_t> lh, Plane<const int32_t> hl,
-              Plane<const int32_t> hh, Plane<uint16_t> dst);
+              Plane<const int32_t> hh, Plane<uint16_t> dst, int threads = 1);
 void haar_inv(Plane<const float> ll, Plane<const float> lh, Plane<const float> hl,
-              Plane<const float> hh, Plane<float> dst);
+              Plane<const float> hh, Plane<float> dst, int threads = 1);
 
 // ---- Masked privacy operations (see _reference.mask_apply).
 struct Box {
