@@ -15,6 +15,7 @@ namespace vpfvs {
 namespace {
 
 constexpr const char* kBoxesKey = "VPFBoxes";
+constexpr const char* kTrackIdsKey = "VPFTrackIds";
 constexpr double kMaxLength = 65536.0;  // strength/feather cap: keeps plane parameters in int range
 
 struct MaskBlurData {
@@ -27,7 +28,52 @@ struct MaskBlurData {
   bool process[3] = {true, true, true};
   bool userValue = false;
   double value[3] = {0, 0, 0};
+  // `boxes`: fixed regions protected on every frame instead of VPFBoxes (then appended to it).
+  bool fixed = false;
+  std::vector<double> fixedBoxes;
+  // `fillmap`: fill values per frame colour, 4 groups of numPlanes values (see fillGroup).
+  bool useFillMap = false;
+  std::vector<double> fillMap;
 };
+
+// vpfilters' colour rules (vpfilters.core.frame.color_values): the group of `fillmap` for a frame.
+// 0: BT.709 limited, 1: BT.709 full, 2: BT.601 limited, 3: BT.601 full. Matrix from _Matrix (1 is
+// BT.709, 5 and 6 BT.601, anything else BT.709 from 720 lines up); range from _Range (1 full),
+// else _ColorRange (0 full), else limited.
+int fillGroup(const VSMap* props, int height, const VSAPI* vsapi) {
+  int err = 0;
+  const int64_t m = vsapi->mapGetInt(props, "_Matrix", 0, &err);
+  bool bt709 = height >= 720;
+  if (!err && m == 1) bt709 = true;
+  if (!err && (m == 5 || m == 6)) bt709 = false;
+  bool full = false;
+  const int64_t r = vsapi->mapGetInt(props, "_Range", 0, &err);
+  if (!err) {
+    full = r == 1;
+  } else {
+    const int64_t cr = vsapi->mapGetInt(props, "_ColorRange", 0, &err);
+    if (!err) full = cr == 0;
+  }
+  return (bt709 ? 0 : 2) + (full ? 1 : 0);
+}
+
+// VPFBoxes += the fixed boxes; VPFTrackIds (when present) gets -1 per box, as record_regions.
+void recordFixed(const MaskBlurData* d, const std::vector<double>& before, VSMap* props,
+                 const VSAPI* vsapi) {
+  if (d->fixedBoxes.empty()) return;
+  std::vector<double> all(before);
+  all.insert(all.end(), d->fixedBoxes.begin(), d->fixedBoxes.end());
+  vsapi->mapSetFloatArray(props, kBoxesKey, all.data(), static_cast<int>(all.size()));
+  if (vsapi->mapGetType(props, kTrackIdsKey) == ptInt) {
+    const int count = vsapi->mapNumElements(props, kTrackIdsKey);
+    int err = 0;
+    const int64_t* v = count > 0 ? vsapi->mapGetIntArray(props, kTrackIdsKey, &err) : nullptr;
+    std::vector<int64_t> ids(v && !err ? v : nullptr, v && !err ? v + count : nullptr);
+    ids.resize(before.size() / 4, -1);
+    ids.resize(ids.size() + d->fixedBoxes.size() / 4, -1);
+    vsapi->mapSetIntArray(props, kTrackIdsKey, ids.data(), static_cast<int>(ids.size()));
+  }
+}
 
 // Black (Y) / neutral (UV) for plane p in the frame's range. _Range follows API 4.2+
 // (VSRange: 0 limited, 1 full, like H.265's video_full_range_flag); the older _ColorRange is
@@ -125,7 +171,13 @@ const VSFrame* VS_CC maskBlurGetFrame(int n, int activationReason, void* instanc
     const VSMap* props = vsapi->getFramePropertiesRO(src.get());
     std::vector<double> boxes;
     readBoxes(props, n, vsapi, boxes);
-    if (boxes.empty() && !maskFrame.get()) return src.release();  // no regions: nothing to hide
+    if (d->fixed) {
+      if (d->fixedBoxes.empty() && !maskFrame.get()) return src.release();
+    } else if (boxes.empty() && !maskFrame.get()) {
+      return src.release();  // no regions: nothing to hide
+    }
+    const std::vector<double>& regions = d->fixed ? d->fixedBoxes : boxes;
+    const int group = d->useFillMap ? fillGroup(props, d->vi.height, vsapi) : 0;
 
     const VSVideoFormat& f = d->vi.format;
     const VSFrame* planeSrc[3] = {nullptr, nullptr, nullptr};
@@ -139,14 +191,17 @@ const VSFrame* VS_CC maskBlurGetFrame(int n, int activationReason, void* instanc
       throw FrameError("MaskBlur: frame " + std::to_string(n) + ": could not allocate");
     for (int p = 0; p < f.numPlanes; ++p) {
       if (!d->process[p]) continue;
-      const double fill = d->userValue ? d->value[p] : defaultFill(f, p, props, vsapi);
+      const double fill = d->useFillMap  ? d->fillMap[group * f.numPlanes + p]
+                          : d->userValue ? d->value[p]
+                                         : defaultFill(f, p, props, vsapi);
       if (f.sampleType == stFloat)
-        processPlane<float>(d, src.get(), dst.get(), p, boxes, maskFrame.get(), fill, vsapi);
+        processPlane<float>(d, src.get(), dst.get(), p, regions, maskFrame.get(), fill, vsapi);
       else if (f.bytesPerSample == 1)
-        processPlane<uint8_t>(d, src.get(), dst.get(), p, boxes, maskFrame.get(), fill, vsapi);
+        processPlane<uint8_t>(d, src.get(), dst.get(), p, regions, maskFrame.get(), fill, vsapi);
       else
-        processPlane<uint16_t>(d, src.get(), dst.get(), p, boxes, maskFrame.get(), fill, vsapi);
+        processPlane<uint16_t>(d, src.get(), dst.get(), p, regions, maskFrame.get(), fill, vsapi);
     }
+    if (d->fixed) recordFixed(d, boxes, vsapi->getFramePropertiesRW(dst.get()), vsapi);
     return dst.release();
   } catch (const FrameError& e) {
     vsapi->setFilterError(e.what(), frameCtx);
@@ -241,6 +296,42 @@ void VS_CC maskBlurCreate(const VSMap* in, VSMap* out, void*, VSCore* core, cons
         return fail("fill value for plane " + std::to_string(p) + " must be finite");
       }
       d->value[p] = v;
+    }
+  }
+
+  const int nboxes = vsapi->mapNumElements(in, "boxes");
+  if (nboxes >= 0) {
+    d->fixed = true;
+    int e = 0;
+    const double* b = nboxes > 0 ? vsapi->mapGetFloatArray(in, "boxes", &e) : nullptr;
+    if (b) d->fixedBoxes.assign(b, b + nboxes);
+    if (nboxes % 4 != 0)
+      return fail("boxes must hold x1, y1, x2, y2 per box (a multiple of 4 values), got " +
+                  std::to_string(nboxes) + " values");
+    for (double v : d->fixedBoxes)
+      if (!std::isfinite(v)) return fail("boxes holds NaN or infinite coordinates");
+  }
+
+  const int nfill = vsapi->mapNumElements(in, "fillmap");
+  if (nfill >= 0) {
+    if (nfill != 4 * f.numPlanes)
+      return fail("fillmap must hold 4 groups of " + std::to_string(f.numPlanes) +
+                  " values (BT.709 limited, BT.709 full, BT.601 limited, BT.601 full), got " +
+                  std::to_string(nfill) + " values");
+    if (nvalues > 0) return fail("give value or fillmap, not both");
+    d->useFillMap = true;
+    for (int i = 0; i < nfill; ++i) {
+      double v = vsapi->mapGetFloat(in, "fillmap", i, nullptr);
+      if (f.sampleType == stInteger) {
+        v = pyRound(v);
+        const double hi = static_cast<double>((1 << f.bitsPerSample) - 1);
+        if (!(v >= 0 && v <= hi))
+          return fail("fillmap value " + std::to_string(v) + " is outside 0.." +
+                      std::to_string(static_cast<int>(hi)));
+      } else if (!std::isfinite(v)) {
+        return fail("fillmap values must be finite");
+      }
+      d->fillMap.push_back(v);
     }
   }
 

@@ -13,6 +13,13 @@
 //   as vs.RANGE_LIMITED / vs.RANGE_FULL), else the legacy _ColorRange (0 full, 1 limited), else
 //   limited for YUV and full for GRAY.
 //   A shorter `value` array repeats its last entry. Formats: YUV/GRAY, 8..16-bit int, 32-bit float.
+//   `boxes` (x1, y1, x2, y2 per box, luma pixels): fixed regions protected on every frame instead
+//   of those in VPFBoxes; they are appended to the output's VPFBoxes (and VPFTrackIds, when the
+//   frame has it, gets -1 per box), so a chain of MaskBlur(boxes=...) records every stage's boxes
+//   without Python. `fillmap`: 4 groups of one value per plane, for frames in BT.709 limited,
+//   BT.709 full, BT.601 limited and BT.601 full range; each frame takes the group of its _Matrix
+//   (1: BT.709, 5/6: BT.601, else BT.709 from 720 lines up) and _Range/_ColorRange (else limited),
+//   as vpfilters.core.frame.color_values does. Not together with `value`.
 //
 // vpf.HaarDown(clip clip[, int levels=1])
 //   Returns the Haar LL band (same format). Planes are first extended by edge replication so the
@@ -40,7 +47,8 @@ VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin* plugin, const VSPLUGINAPI
                        VS_MAKE_VERSION(0, 1), VAPOURSYNTH_API_VERSION, 0, plugin);
   vspapi->registerFunction("MaskBlur",
                            "clip:vnode;mode:data:opt;strength:float:opt;feather:float:opt;"
-                           "mask:vnode:opt;value:float[]:opt;planes:int[]:opt;",
+                           "mask:vnode:opt;value:float[]:opt;planes:int[]:opt;boxes:float[]:opt;"
+                           "fillmap:float[]:opt;",
                            "clip:vnode;", vpfvs::maskBlurCreate, nullptr, plugin);
   vspapi->registerFunction("HaarDown", "clip:vnode;levels:int:opt;", "clip:vnode;",
                            vpfvs::haarDownCreate, nullptr, plugin);

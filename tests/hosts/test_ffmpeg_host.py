@@ -255,7 +255,44 @@ def test_variable_frame_rate_timing_is_kept(clip, tmp_path):
     summary = run(src, dst, SPEC, progress=False)
     got = video_pts(dst)
     assert summary["frames"] == len(want) == len(got)
+    assert summary["pipes"] == "nut"  # bare raw pipes carry no timestamps
     assert np.allclose(got, want, atol=1e-3), (got, want)
+
+
+def test_constant_rate_files_take_raw_pipes_and_match_nut(clip, tmp_path, monkeypatch):
+    raw = run(clip, tmp_path / "raw.mkv", SPEC, codec="ffv1", progress=False, threads=2)
+    assert raw["pipes"] == "raw" and raw["frames"] == N
+    monkeypatch.setenv("VPF_FFMPEG_PIPE", "nut")
+    nut = run(clip, tmp_path / "nut.mkv", SPEC, codec="ffv1", progress=False)
+    assert nut["pipes"] == "nut"
+    assert_same(decode(tmp_path / "raw.mkv"), decode(tmp_path / "nut.mkv"))
+    assert np.allclose(video_pts(tmp_path / "raw.mkv"), video_pts(tmp_path / "nut.mkv"),
+                       atol=1e-3)
+    a = [s for s in streams(tmp_path / "raw.mkv") if s["codec_type"] == "audio"]
+    b = [s for s in streams(tmp_path / "nut.mkv") if s["codec_type"] == "audio"]
+    assert len(a) == len(b) == 1 and a[0]["codec_name"] == b[0]["codec_name"] == "aac"
+
+
+def test_raw_pipes_keep_a_late_start_in_sync(clip, tmp_path):
+    src = tmp_path / "late.mkv"  # video and audio start 0.5 s in
+    ff("-i", clip, "-c", "copy", "-output_ts_offset", 0.5, src)
+    dst = tmp_path / "out.mkv"
+    assert run(src, dst, SPEC, codec="ffv1", progress=False)["pipes"] == "raw"
+    first = {s["codec_type"]: float(s["start_time"]) for s in streams(dst)}
+    want = {s["codec_type"]: float(s["start_time"]) for s in streams(src)}
+    assert abs((first["video"] - first["audio"]) - (want["video"] - want["audio"])) < 0.03
+
+
+def test_probe_without_ffprobe_agrees_with_ffprobe(clip):
+    from vpfilters.hosts.ffmpeg import _ffprobe, _probe_info
+
+    got, want = _probe_info(str(clip))["streams"], _ffprobe(str(clip))["streams"]
+    assert [s["codec_type"] for s in got] == [s["codec_type"] for s in want]
+    for key in ("codec_name", "width", "height", "pix_fmt", "nb_frames", "color_range",
+                "color_space", "color_primaries", "color_transfer", "r_frame_rate",
+                "avg_frame_rate"):
+        assert got[0].get(key) == want[0].get(key), key
+    assert abs(float(got[0]["start_time"]) - float(want[0]["start_time"])) < 1e-6
 
 
 def test_rotation_is_applied_once_and_not_tagged(clip, tmp_path):
@@ -505,6 +542,15 @@ def test_commands():
     assert enc[enc.index("-map_metadata") + 1] == "-1"
     img = encoder_command("out.png")
     assert "-c:v" not in img and "-update" in img and "-crf" not in img
+    dec = decoder_command("in.mp4", ["yuv420p"], raw=True, threads=2)
+    assert dec[dec.index("-threads") + 1] == "2" and dec.index("-threads") < dec.index("-i")
+    assert dec[dec.index("-f") + 1] == "rawvideo" and "0:a?" not in dec and "pipe:1" in dec
+    enc = encoder_command("out.mp4", threads=2, raw={"pix_fmt": "yuv420p10le", "size": "64x48",
+                                                     "rate": "25", "start": 0.5,
+                                                     "audio_src": "in.mp4"})
+    assert enc[enc.index("-f") + 1] == "rawvideo" and "pipe:0" in enc
+    assert enc[enc.index("-pix_fmt") + 1] == "yuv420p10le" and "-itsoffset" in enc
+    assert enc.index("-threads") > enc.index("-i") and "in.mp4" in enc and "1:a?" in enc
 
 
 # ------------------------------------------------------------------------------------ crashes

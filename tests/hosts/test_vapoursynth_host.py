@@ -432,6 +432,37 @@ def test_the_plugin_does_the_pixels_when_asked(use_plugin):
     assert names.count("ModifyFrame") == (3 if use_plugin else 1)
 
 
+@pytest.mark.skipif(not has_plugin(), reason="core.vpf (native plug-in) is not loaded")
+def test_fixed_boxes_run_no_python_per_frame(limited):
+    spec = "fill=box=1/1/9/9:color=white,blur=box=3/3/30/30:pad=2,pixelate=box=5/5/60/40"
+    names = graph(protect(limited, spec))
+    assert names.count("MaskBlur") == 3 and "ModifyFrame" not in names
+    # detection, other shapes or RGB keep the Python regions callback
+    assert "ModifyFrame" in graph(protect(limited, "fill=box=1/1/9/9:shape=ellipse"))
+    assert "ModifyFrame" in graph(protect(convert(limited, "RGB24"), "fill=box=1/1/9/9"))
+
+
+@pytest.mark.skipif(not has_plugin(), reason="core.vpf (native plug-in) is not loaded")
+@pytest.mark.parametrize("name", ["YUV420P8", "YUV420P10", "GRAY8"])
+def test_fixed_boxes_follow_matrix_range_and_upstream_boxes(limited, name):
+    """Native fixed boxes: per-frame _Matrix/_Range colours, upstream VPFBoxes/VPFTrackIds kept."""
+    core = vs.core
+    clip = convert(limited, name)[:6]
+    clip = core.std.Splice([clip[:2], core.std.SetFrameProps(clip[2:4], _Range=1),
+                            core.std.SetFrameProps(clip[4:], _Matrix=1)])
+    clip = core.std.SetFrameProps(clip, VPFBoxes=[2.0, 2.0, 6.0, 6.0, 1.0, 1.0, 3.0, 3.0],
+                                  VPFTrackIds=[5, 6])
+    spec = "fill=box=10/10/100/80:color=#3080ff,fill=box=50/40/90/300:color=red:pad=3"
+    native, python = protect(clip, spec, use_plugin=True), protect(clip, spec, use_plugin=False)
+    assert "ModifyFrame" not in graph(native)
+    for n in range(clip.num_frames):
+        a, b = native.get_frame(n), python.get_frame(n)
+        assert_same(planes(a), planes(b), f"{name} frame {n}")
+        for key in ("VPFBoxes", "VPFTrackIds"):
+            assert list(a.props[key]) == list(b.props[key]), (n, key)
+    assert list(native.get_frame(0).props["VPFTrackIds"]) == [5, 6, -1, -1]
+
+
 def test_use_plugin_true_without_the_plugin_is_an_error(limited, monkeypatch):
     import vpfilters.hosts.vapoursynth as host
     monkeypatch.setattr(host, "has_plugin", lambda core=None: False)

@@ -374,6 +374,67 @@ def test_mask_blur_rejects_bad_arguments(core):
                                                           length=1))
 
 
+@pytest.mark.parametrize("mode,strength,feather", [("gaussian", 6.0, 2.0), ("fill", 8.0, 0.0)])
+@pytest.mark.parametrize("fmt", ["YUV420P8", "YUV444P16", "GRAY10"])
+def test_mask_blur_fixed_boxes_ignore_and_extend_vpfboxes(core, fmt, mode, strength, feather):
+    """boxes=: those regions on every frame (not VPFBoxes'), appended to VPFBoxes."""
+    fixed = [[5.5, 3.2, 20.7, 17.1], [60.0, 40.0, 100.0, 100.0]]
+    flat = [v for b in fixed for v in b]
+    src = synthetic(core, fmt, 64, 48, boxes=SYNTH_BOXES)
+    out = core.vpf.MaskBlur(src, mode=mode, strength=strength, feather=feather, boxes=flat)
+    for n in range(src.num_frames):
+        fs, fo = src.get_frame(n), out.get_frame(n)
+        want = expected_mask_blur(fs, fixed, mode=mode, strength=strength, feather=feather,
+                                  values=default_values(fs.format, limited=True))
+        assert_planes_equal(planes_of(fo), want, f"{fmt} {mode} frame {n}")
+        before = [v for b in (SYNTH_BOXES[n] or []) for v in b]
+        assert list(fo.props["VPFBoxes"]) == before + flat
+        assert "VPFTrackIds" not in fo.props
+
+
+def test_mask_blur_fixed_boxes_extend_track_ids(core):
+    src = synthetic(core, "YUV420P8", 32, 32, length=2)
+
+    def put(n, f):
+        out = f.copy()
+        out.props["VPFBoxes"] = [0.0, 0.0, 4.0, 4.0, 8.0, 8.0, 12.0, 12.0]
+        out.props["VPFTrackIds"] = [7] if n == 0 else [7, 8, 9]  # short / long: fitted to boxes
+        return out
+    out = core.vpf.MaskBlur(core.std.ModifyFrame(src, src, put), boxes=[1.0, 1.0, 9.0, 9.0])
+    assert list(out.get_frame(0).props["VPFTrackIds"]) == [7, -1, -1]
+    assert list(out.get_frame(1).props["VPFTrackIds"]) == [7, 8, -1]
+    assert list(out.get_frame(1).props["VPFBoxes"])[-4:] == [1.0, 1.0, 9.0, 9.0]
+
+
+@pytest.mark.parametrize("props,group", [
+    ({"_Matrix": 1, "_Range": 0}, 0), ({"_Matrix": 1, "_Range": 1}, 1),
+    ({"_Matrix": 6, "_Range": 0}, 2), ({"_Matrix": 5, "_Range": 1}, 3),
+    ({"_Matrix": 2}, 2),            # unspecified matrix below 720 lines: BT.601, limited
+    ({"_ColorRange": 0}, 3),        # legacy range property: 0 = full
+])
+@pytest.mark.filterwarnings("ignore:The _ColorRange frame property has been deprecated")
+def test_mask_blur_fillmap_follows_matrix_and_range(core, props, group):
+    fillmap = [10.0, 11.0, 12.0, 20.0, 21.0, 22.0, 30.0, 31.0, 32.0, 40.0, 41.0, 42.0]
+    src = synthetic(core, "YUV420P8", 32, 32, length=1, props=props)
+    f = core.vpf.MaskBlur(src, mode="fill", boxes=[0.0, 0.0, 16.0, 16.0],
+                          fillmap=fillmap).get_frame(0)
+    assert [int(np.asarray(f[p])[2, 2]) for p in range(3)] == fillmap[3 * group:3 * group + 3]
+
+
+def test_mask_blur_fixed_arguments_are_checked(core):
+    src = synthetic(core, "YUV420P8", 32, 32, length=1)
+    cases = [
+        (dict(boxes=[1.0, 2.0, 3.0]), r"^MaskBlur: boxes must hold x1, y1, x2, y2"),
+        (dict(boxes=[1.0, 2.0, float("nan"), 4.0]), r"^MaskBlur: boxes holds NaN"),
+        (dict(fillmap=[1.0] * 11), r"^MaskBlur: fillmap must hold 4 groups of 3 values"),
+        (dict(fillmap=[1.0] * 11 + [256.0]), r"^MaskBlur: fillmap value 256.* outside 0\.\.255"),
+        (dict(fillmap=[1.0] * 12, value=[1.0]), r"^MaskBlur: give value or fillmap, not both"),
+    ]
+    for kwargs, pattern in cases:
+        with pytest.raises(vs.Error, match=pattern):
+            core.vpf.MaskBlur(src, **kwargs)
+
+
 @pytest.mark.parametrize("func", ["MaskBlur", "HaarDown", "HaarUp"])
 def test_rejects_variable_and_rgb_formats(core, func):
     a = core.std.BlankClip(format=vs.YUV420P8, width=32, height=32, length=2)

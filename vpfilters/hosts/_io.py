@@ -7,7 +7,7 @@ import os
 import re
 import signal
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -70,6 +70,35 @@ class VideoProbe:
     color_range: str | None      # 'tv' / 'pc'
     color_matrix: str | None     # 'bt709', 'smpte170m', ...
     codec: str
+    #: every stream of the container, as :func:`stream_facts` describes it (in container order)
+    streams: list = field(default_factory=list)
+    start_time: float | None = None  # the container's start (its earliest stream's), seconds
+
+
+def stream_facts(st) -> dict:
+    """A PyAV stream as plain values: ``type``, ``codec``; for video also ``width``, ``height``,
+    ``pix_fmt``, ``frames`` (container count, 0 if unknown), the H.273 colour codes ``range``,
+    ``matrix``, ``primaries``, ``transfer``, ``base_rate`` / ``average_rate`` (Fractions or None)
+    and ``start`` (seconds or None)."""
+    d: dict = {"type": st.type, "codec": None}
+    cc = None
+    with contextlib.suppress(Exception):
+        cc = st.codec_context
+    with contextlib.suppress(Exception):
+        d["codec"] = (cc.name if cc is not None else None) or st.codec.name
+    if st.type == "video" and cc is not None:
+        d.update(width=cc.width, height=cc.height, pix_fmt=cc.pix_fmt, frames=st.frames or 0)
+        for key, attr in (("range", "color_range"), ("matrix", "colorspace"),
+                          ("primaries", "color_primaries"), ("transfer", "color_trc")):
+            v = None
+            with contextlib.suppress(Exception):
+                v = int(getattr(cc, attr))
+            d[key] = v
+        d["base_rate"] = st.base_rate or None
+        d["average_rate"] = st.average_rate or None
+        d["start"] = (float(st.start_time * st.time_base)
+                      if st.start_time is not None and st.time_base is not None else None)
+    return d
 
 
 def check_input(path) -> Path:
@@ -278,6 +307,8 @@ def probe(path) -> VideoProbe:
                 color_range=str(getattr(cc, "color_range", "") or "") or None,
                 color_matrix=str(getattr(cc, "colorspace", "") or "") or None,
                 codec=cc.name,
+                streams=[stream_facts(x) for x in c.streams],
+                start_time=c.start_time / 1_000_000 if c.start_time is not None else None,
             )
     except InputError:
         raise

@@ -4,9 +4,9 @@ How frames travel
 -----------------
 ::
 
-    ffmpeg (decoder)  --NUT: rawvideo + copied audio-->  Python  --NUT-->  ffmpeg (encoder) -> dst
-      -i SRC, autorotate,                              demux with PyAV,      -c:v libx264 ...
-      -fps_mode passthrough                            protect in place      -c:a copy
+    ffmpeg (decoder)  --raw frames (CFR files)----->  Python  --raw------>  ffmpeg (encoder) -> dst
+      -i SRC, autorotate,  or NUT: rawvideo + audio     protect in place  or NUT  -c:v libx264 ...
+      -fps_mode passthrough                                                       -c:a copy
 
 * **Raw video in the input's own pixel format.** The decoder ends its filter chain with
   ``format=pix_fmts=<the formats the pipeline accepts>``, so ffmpeg keeps the decoded format when
@@ -15,16 +15,23 @@ How frames travel
   ``rgb24``/``pal8`` -> ``gbrp``). ``yuvj*`` pictures travel as they are and become
   ``yuv*`` frames with ``_ColorRange=0`` (full range), with no range conversion. ``gbrp`` planes are
   reordered (views, no copy) to the core ``rgbp`` order R, G, B. See :data:`RAW_FORMATS`.
-* **Timestamps travel with the frames.** The raw frames go through a NUT pipe rather than a bare
-  rawvideo pipe: NUT carries each frame's pts in the source's own time base, so variable frame
-  rate input keeps its exact timing (``-fps_mode passthrough`` and ``-enc_time_base -1`` on both
-  sides; nothing is dropped, duplicated or re-timed).
-* **Audio** is copied (``-c:a copy``) through the same pipe, so it stays in sync with the video
-  and a live input is opened only once. The encoder writes the source's colour properties
-  (range, matrix, primaries, transfer) on the output.
-* **Frames are numpy views into the demuxed packet**; protectors edit them in place and the same
-  packet is written to the encoder: no copy per frame (one copy per frame only for protectors
-  that declare a look-ahead ``window``, whose neighbours must stay as decoded).
+* **Constant frame rate files: bare raw pipes** (``-f rawvideo`` out of the decoder and into the
+  encoder, 1 MiB pipe buffers). Python reads each frame with one ``readv`` into a reused buffer,
+  the protectors edit numpy views of it in place and the same bytes are written to the encoder:
+  no container, no allocation and no copy per frame beyond the two pipe transfers. Frame n is at
+  start + n / rate (``-framerate`` and ``-itsoffset`` on the raw input); audio is copied by the
+  encoder straight from the source file. Chosen when ffprobe's base and average frame rates agree
+  and the input is a plain file (not live, not an image pattern, not rotated, no
+  ``input_kwargs``); ``VPF_FFMPEG_PIPE=nut`` forces the NUT pipes.
+* **Otherwise timestamps travel with the frames.** The raw frames go through a NUT pipe: NUT
+  carries each frame's pts in the source's own time base, so variable frame rate input keeps its
+  exact timing (``-fps_mode passthrough`` and ``-enc_time_base -1`` on both sides; nothing is
+  dropped, duplicated or re-timed). Audio is copied (``-c:a copy``) through the same pipe, so it
+  stays in sync and a live input is opened only once. Frames are numpy views into the demuxed
+  packet, edited in place and written on as the same packet.
+* In both modes the encoder writes the source's colour properties (range, matrix, primaries,
+  transfer) on the output, and protectors that declare a look-ahead ``window`` get one copy per
+  frame (their neighbours must stay as decoded). ``threads`` sets ``-threads`` on both sides.
 
 Rotation: ffmpeg autorotates on decode, so frames are protected in *display* orientation (boxes
 are display coordinates) and the output carries no rotation tag (the picture is already upright).
@@ -33,14 +40,17 @@ Identifying metadata (container and stream tags such as GPS location and creatio
 chapters, subtitle and data streams) is dropped unless ``keep_metadata=True``.
 
 ffmpeg-python has had no release since 2019, so this module uses only its command-line builder
-(:func:`ffmpeg.input`, :func:`ffmpeg.output`, ``compile``) and :func:`ffmpeg.probe`; processes
-are started and reaped here.
+(:func:`ffmpeg.input`, :func:`ffmpeg.output`, ``compile``); inputs are probed in-process with
+PyAV (the same libav probing as ffprobe, without a third process), and processes are started and
+reaped here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import math
 import os
 import re
 import subprocess
@@ -52,10 +62,22 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+# OpenBLAS, numpy's BLAS, starts a worker per core that spins for ~0.1 s of CPU before it sleeps.
+# The hosts do no BLAS work, and on a small machine that spin is taken from the decoder and the
+# encoder; with a short timeout idle workers sleep at once (BLAS keeps its threads). Effective only
+# before numpy's first import, and never over the user's own setting.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 import numpy as np
 
 from vpfilters.core import FORMATS, Frame, FrameContext, Pipeline, StreamInfo, build
-from vpfilters.errors import FormatError, InputError, OutputError, ParameterError, VpfError
+from vpfilters.errors import (
+    FormatError,
+    InputError,
+    OutputError,
+    ParameterError,
+    VpfError,
+)
 from vpfilters.hosts import _io
 
 log = logging.getLogger("vpfilters")
@@ -221,6 +243,11 @@ class _Source:
     pix_fmt: str | None = None       # as decoded (files only)
     colour: dict = field(default_factory=dict)   # ffmpeg names: range, space, primaries, trc
     others: list = field(default_factory=list)   # subtitle / data / attachment streams
+    width: int | None = None         # coded picture size (files only)
+    height: int | None = None
+    rate: Fraction | None = None     # the frame rate when the stream is constant frame rate
+    start: float = 0.0               # the video's start after the file's (earliest stream's), s
+    audio: int = 0                   # audio streams (files only)
 
 
 def _ffprobe(src: str) -> dict:
@@ -235,6 +262,42 @@ def _ffprobe(src: str) -> dict:
     except FileNotFoundError:
         raise VpfError("'ffprobe' was not found; install ffmpeg (it includes ffprobe)",
                        parameter="ffmpeg") from None
+
+
+_RANGE_NAMES = {1: "tv", 2: "pc"}
+_MATRIX_NAMES = {v: k for k, v in _MATRIX.items()}
+_PRIMARIES_NAMES = {v: k for k, v in _PRIMARIES.items()}
+_TRANSFER_NAMES = {v: k for k, v in _TRANSFER.items()}
+
+
+def _probe_info(src: str, vp: _io.VideoProbe | None = None) -> dict:
+    """ffprobe's ``-show_streams`` fields this host reads, from the PyAV probe (no extra process).
+
+    Same libav probing as ffprobe (avformat_find_stream_info); colours are H.273 codes, named as
+    ffprobe names them.
+    """
+    vp = vp or _io.probe(src)
+    streams = []
+    for f in vp.streams:
+        d: dict = {"codec_type": f["type"], "codec_name": f["codec"]}
+        if f["type"] == "video" and "width" in f:
+            d.update(width=f["width"], height=f["height"], pix_fmt=f["pix_fmt"],
+                     nb_frames=str(f["frames"]))
+            for key, table, value in (("color_range", _RANGE_NAMES, f["range"]),
+                                      ("color_space", _MATRIX_NAMES, f["matrix"]),
+                                      ("color_primaries", _PRIMARIES_NAMES, f["primaries"]),
+                                      ("color_transfer", _TRANSFER_NAMES, f["transfer"])):
+                if value in table:
+                    d[key] = table[value]
+            for key in ("base_rate", "average_rate"):
+                rate = f[key]
+                name = "r_frame_rate" if key == "base_rate" else "avg_frame_rate"
+                d[name] = f"{rate.numerator}/{rate.denominator}" if rate else "0/0"
+            if f["start"] is not None:
+                d["start_time"] = str(f["start"])
+        streams.append(d)
+    fmt = {} if vp.start_time is None else {"start_time": str(vp.start_time)}
+    return {"streams": streams, "format": fmt}
 
 
 def _colour_from(d: dict) -> dict:
@@ -255,7 +318,7 @@ def _probe_source(src: str) -> _Source:
         raise InputError("a folder: give an image pattern such as folder/img%04d.png, or use the "
                          "PyAV host for folders of images", file=src)
     vp = _io.probe(src)  # InputError for anything that is not a decodable video
-    info = _ffprobe(src)
+    info = _probe_info(src, vp)
     streams = info.get("streams", [])
     v = next((s for s in streams if s.get("codec_type") == "video"), {})
     expected = None
@@ -269,7 +332,40 @@ def _probe_source(src: str) -> _Source:
     return _Source(src, live=False, still=_io.is_image(src),
                    fps=float(vp.fps) if vp.fps else None, expected=expected, estimate=estimate,
                    rotation=vp.rotation, pix_fmt=v.get("pix_fmt") or vp.pix_fmt or None,
-                   colour=_colour_from(v), others=others)
+                   colour=_colour_from(v), others=others, width=_int(v.get("width")),
+                   height=_int(v.get("height")), rate=_constant_rate(v),
+                   # ffmpeg moves every input by its file's start: the video's own lead remains
+                   start=_float(v.get("start_time")) - _float(
+                       info.get("format", {}).get("start_time", v.get("start_time"))),
+                   audio=sum(s.get("codec_type") == "audio" for s in streams))
+
+
+def _int(v) -> int | None:
+    try:
+        return int(v) or None
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(v) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return 0.0
+    return x if math.isfinite(x) else 0.0
+
+
+def _constant_rate(v: dict) -> Fraction | None:
+    """The stream's frame rate when ffprobe reports it constant (r_frame_rate == avg_frame_rate).
+
+    Variable frame rate streams (frames dropped or spaced unevenly) have an average rate other
+    than their base rate; they keep the NUT path, which carries every frame's timestamp.
+    """
+    try:
+        r, avg = Fraction(v.get("r_frame_rate", "")), Fraction(v.get("avg_frame_rate", ""))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return r if r > 0 and r == avg else None
 
 
 _STREAM_RX = re.compile(r"Video: .*?, (\w+)\(([^)]*)\)")
@@ -385,11 +481,18 @@ def _live_input_options(src: str, read_timeout: float) -> dict:
 
 
 def decoder_command(src: str, pix_fmts, *, live: bool = False, input_kwargs: dict | None = None,
-                    read_timeout: float = 10.0) -> list[str]:
-    """The decoder's command: ``src`` -> NUT (rawvideo in ``pix_fmts``, copied audio) on stdout."""
+                    read_timeout: float = 10.0, raw: bool = False,
+                    threads: int | None = None) -> list[str]:
+    """The decoder's command: ``src`` -> NUT (rawvideo in ``pix_fmts``, copied audio) on stdout.
+
+    ``raw``: bare raw frames of the video stream instead (no container, no audio; see ``run``).
+    ``threads``: decoder threads (``-threads`` before ``-i``; default ffmpeg's choice).
+    """
     import ffmpeg
 
     in_kw = _live_input_options(src, read_timeout) if live else {}
+    if threads:
+        in_kw["threads"] = int(threads)
     in_kw.update(input_kwargs or {})
     inp = ffmpeg.input(src, **in_kw)
     out_kw = {"vf": "format=pix_fmts=" + "|".join(pix_fmts), "c:v": "rawvideo", "c:a": "copy",
@@ -397,6 +500,12 @@ def decoder_command(src: str, pix_fmts, *, live: bool = False, input_kwargs: dic
               "map_metadata": -1, "map_chapters": -1}  # kept metadata comes from the source
     if live:
         out_kw["flush_packets"] = 1
+    if raw:
+        out_kw.update(format="rawvideo")
+        del out_kw["c:a"], out_kw["enc_time_base:v"]
+        out = ffmpeg.output(inp["v:0"], "pipe:1", **out_kw)
+        return out.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel",
+                               "info").compile()
     out = ffmpeg.output(inp["v:0"], inp["a?"], "pipe:1", **out_kw)
     return out.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info").compile()
 
@@ -408,14 +517,33 @@ _ALIASES = {"vcodec": "c:v", "codec:v": "c:v", "acodec": "c:a", "codec:a": "c:a"
 def encoder_command(dst: str, *, codec: str | None = "libx264", crf=23, preset="veryfast",
                     colour: dict | None = None, audio: int = 1, keep_metadata: bool = False,
                     metadata_src: str | None = None,
-                    output_kwargs: dict | None = None) -> list[str]:
-    """The encoder's command: NUT on stdin (+ ``metadata_src`` for kept metadata) -> ``dst``."""
+                    output_kwargs: dict | None = None, raw: dict | None = None,
+                    threads: int | None = None) -> list[str]:
+    """The encoder's command: NUT on stdin (+ ``metadata_src`` for kept metadata) -> ``dst``.
+
+    ``raw``: bare raw frames on stdin instead, described by ``pix_fmt``, ``size`` (WxH),
+    ``rate`` and ``start`` (seconds); audio is then copied from ``raw["audio_src"]`` (the source
+    file). ``threads``: encoder threads (``-threads`` on the output).
+    """
     import ffmpeg
 
     colour = colour or {}
-    pipe = ffmpeg.input("pipe:0", format="nut", **colour)
+    if raw:
+        in_kw = {"format": "rawvideo", "pix_fmt": raw["pix_fmt"], "s": raw["size"],
+                 "framerate": str(raw["rate"]), **colour}
+        if raw.get("start"):  # the video's lead over the file's other streams
+            in_kw["itsoffset"] = repr(float(raw["start"]))
+        pipe = ffmpeg.input("pipe:0", **in_kw)
+        audio_in = ffmpeg.input(raw["audio_src"]) if audio else None
+    else:
+        pipe = ffmpeg.input("pipe:0", format="nut", **colour)
+        audio_in = pipe
     streams = [pipe["v:0"]]
-    out_kw: dict = {"fps_mode": "passthrough", "enc_time_base:v": -1, **colour}
+    out_kw: dict = {"fps_mode": "passthrough", **colour}
+    if not raw:
+        out_kw["enc_time_base:v"] = -1
+    if threads:
+        out_kw["threads"] = int(threads)
     image = _io.is_image(dst)
     if image:
         if "%" not in Path(dst).name:
@@ -424,7 +552,7 @@ def encoder_command(dst: str, *, codec: str | None = "libx264", crf=23, preset="
             codec = None  # let the image muxer pick its codec (png, mjpeg...)
     else:
         if audio:
-            streams.append(pipe["a?"])
+            streams.append(audio_in["a?"])
             out_kw["c:a"] = "copy"
     if codec:
         out_kw["c:v"] = codec
@@ -507,7 +635,7 @@ class _Run:
 
     def __init__(self, src: str, dst: Path, pipeline: Pipeline, source: _Source, *, codec, crf,
                  preset, keep_metadata, progress, input_kwargs, output_kwargs, max_frames,
-                 open_timeout, read_timeout):
+                 open_timeout, read_timeout, threads=None):
         self.src, self.dst, self.pipeline, self.source = src, dst, pipeline, source
         self.codec, self.crf, self.preset = codec, crf, preset
         self.keep_metadata, self.progress = keep_metadata, progress
@@ -521,22 +649,54 @@ class _Run:
         self.frames_in = 0
         self.frames_out = 0
         self.stopped = False  # we stopped the decoder (max_frames)
+        self.threads = threads
+        self.raw_fmt = self._raw_format()  # bare raw pipes (None: NUT pipes)
 
-    # -- decoder ------------------------------------------------------------------------------
-    def open_decoder(self):
-        import av
-
+    def _formats(self) -> list[str]:
         formats = [f for f, (core, _, _) in RAW_FORMATS.items() if core in self.pipeline.formats]
         near = nearest_raw_format(self.source.pix_fmt)
         if near in formats:
             # ask for it by name: ffmpeg's own choice from a list may lose depth (p010le -> gbrp)
             formats = [near]
+        return formats
+
+    def _raw_format(self) -> str | None:
+        """The pixel format of bare raw pipes, when this input can take them (else None).
+
+        Bare raw frames carry no timestamps, so they are used for constant frame rate files
+        only, whose frame n is at start + n / rate: one read and one write of each frame in
+        Python, no container on either pipe. Live inputs, image patterns, variable frame rate
+        and rotated files, and anything unusual take the NUT pipes.
+        """
+        src = self.source
+        if (src.live or src.still or _io.is_sequence(self.src) or src.rotation or not src.rate
+                or not src.width or not src.height or self.input_kwargs
+                or os.environ.get("VPF_FFMPEG_PIPE") == "nut"):
+            return None
+        formats = self._formats()
+        near = nearest_raw_format(src.pix_fmt)
+        if len(formats) != 1 or formats[0] != near:
+            return None
+        return near
+
+    # -- decoder ------------------------------------------------------------------------------
+    def open_decoder(self):
+        import av
+
+        formats = self._formats()
         if not formats:
             raise FormatError("the protectors of this spec accept no format the ffmpeg host can "
                               "deliver", file=self.src)
         args = decoder_command(self.src, formats, live=self.source.live,
-                               input_kwargs=self.input_kwargs, read_timeout=self.read_timeout)
+                               input_kwargs=self.input_kwargs, read_timeout=self.read_timeout,
+                               raw=self.raw_fmt is not None, threads=self.threads)
         log.debug("decoder: %s", subprocess.list2cmdline(args))
+        if self.raw_fmt is not None:
+            self.dec = _popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, bufsize=0)
+            self.dec_log = _Stderr(self.dec, "decoder")
+            _grow_pipe(self.dec.stdout)
+            return
         deadline = time.monotonic() + self.open_timeout
         while True:
             self.dec = _popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -578,7 +738,7 @@ class _Run:
             tmp, codec=self.codec, crf=self.crf, preset=self.preset, colour=colour,
             audio=len(audio), keep_metadata=self.keep_metadata,
             metadata_src=None if self.source.live else self.src,
-            output_kwargs=self.output_kwargs)
+            output_kwargs=self.output_kwargs, threads=self.threads)
         log.debug("encoder: %s", subprocess.list2cmdline(args))
         self.enc = _popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE)
@@ -610,11 +770,27 @@ class _Run:
         raise OutputError(f"the ffmpeg encoder failed{what}{self.enc_log.tail()}",
                           file=self.dst, frame=index) from None
 
+    def open_raw_encoder(self, tmp: str, colour: dict):
+        src = self.source
+        raw = {"pix_fmt": self.raw_fmt.replace("yuvj", "yuv"), "size": f"{src.width}x{src.height}",
+               "rate": src.rate, "start": src.start, "audio_src": self.src}
+        args = encoder_command(
+            tmp, codec=self.codec, crf=self.crf, preset=self.preset, colour=colour,
+            audio=src.audio, keep_metadata=self.keep_metadata, metadata_src=self.src,
+            output_kwargs=self.output_kwargs, raw=raw, threads=self.threads)
+        log.debug("encoder: %s", subprocess.list2cmdline(args))
+        self.enc = _popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, bufsize=0)
+        self.enc_log = _Stderr(self.enc, "encoder")
+        _grow_pipe(self.enc.stdin)
+
     # -- main loop ----------------------------------------------------------------------------
     def run(self, tmp: str) -> dict:
         import av
 
         t0 = time.monotonic()
+        if self.raw_fmt is not None:
+            return self.run_raw(tmp, t0)
         self.open_decoder()
         vin = self.demux.streams.video[0]
         cc = vin.codec_context
@@ -741,7 +917,119 @@ class _Run:
                 "seconds": seconds, "output": str(self.dst),
                 "failed_frames": list(self.pipeline.failed_frames), "truncated": truncated,
                 "expected_frames": self.source.expected, "format": core,
-                "rotation": self.source.rotation}
+                "rotation": self.source.rotation, "pipes": "nut"}
+
+    def run_raw(self, tmp: str, t0: float) -> dict:
+        """Bare raw pipes: frames read into reused buffers, protected in place, written on."""
+        self.open_decoder()
+        raw_fmt = self.raw_fmt
+        core, order, forced_range = RAW_FORMATS[raw_fmt]
+        family = FORMATS[core][0]
+        src = self.source
+        colour = src.colour
+        props = _frame_props(colour, family, forced_range)
+        shapes = _geometry(core, src.width, src.height)
+        if src.others and not self.keep_metadata:
+            log.info("%s: %s not copied (identifying metadata; keep_metadata=True keeps them)",
+                     self.src, ", ".join(src.others))
+        self.pipeline.open(StreamInfo(src.width, src.height, core, src.fps, src.expected,
+                                      self.src, src.still))
+        self.open_raw_encoder(tmp, _encoder_colour(colour, family, forced_range))
+
+        size = sum(h * w for h, w in shapes) * (1 if FORMATS[core][1] == 8 else 2)
+        window = self.pipeline.window
+        writer = _PipeWriter(self.enc.stdin.fileno())
+        # A buffer is read into again only when its frame has left the pipe: frames wait in
+        # `pending` for their look-ahead (window), and vmsplice'd pages stay in the pipe until the
+        # encoder reads them (at most its capacity), so the ring holds both plus the frame read.
+        ring = window + 2 + (-(-writer.capacity // size) if writer.zero_copy else 0)
+        buffers = [bytearray(size) for _ in range(ring)]
+        pending: deque = deque()
+        originals: dict[int, Frame] = {}
+        total: list[int | None] = [None]
+        tb = 1 / Fraction(src.rate)
+        rfd = self.dec.stdout.fileno()
+
+        def fetch(n: int) -> Frame:
+            if n not in originals:
+                raise IndexError(n)
+            return originals[n]
+
+        def write(buf: memoryview, index: int) -> None:
+            try:
+                writer.write(buf)
+            except OSError as exc:
+                self.encoder_failed(index, exc)
+
+        bar = _progress_bar(src.estimate, self.progress, Path(str(self.src)).name)
+        try:
+            def protect_oldest():
+                frame, buf = pending.popleft()
+                ctx = FrameContext(frame.index, fetch if window else None, window, total[0])
+                planes = frame.planes
+                out = self.pipeline.process(frame, ctx)
+                for dst_plane, out_plane in zip(planes, out.planes, strict=True):
+                    if not _same_view(dst_plane, out_plane):
+                        if out_plane.shape != dst_plane.shape:
+                            raise FormatError("a protector changed the picture size; the "
+                                              "ffmpeg host keeps it", file=self.src,
+                                              frame=frame.index)
+                        dst_plane[...] = out_plane
+                write(buf, frame.index)
+                self.frames_out += 1
+                bar.update(1)
+                for k in [k for k in originals if k < frame.index + 1 - window]:
+                    del originals[k]
+
+            while True:
+                i = self.frames_in
+                buf = memoryview(buffers[i % len(buffers)])
+                got = 0
+                while got < size:
+                    n = os.readv(rfd, [buf[got:]])
+                    if n == 0:
+                        break
+                    got += n
+                if got < size:
+                    break  # the end (a frame cut short: the decoder died; finish_decoder says)
+                planes = _views(buf, core, shapes, order, i, self.src)
+                frame = Frame(planes, core, i, dict(props), i, tb)
+                self.frames_in += 1
+                if window:
+                    originals[i] = frame.copy()
+                pending.append((frame, buf))
+                while pending and pending[0][0].index + window < self.frames_in:
+                    protect_oldest()
+                if self.max_frames is not None and self.frames_in >= self.max_frames:
+                    self.stopped = True
+                    break
+            total[0] = self.frames_in
+            while pending:
+                protect_oldest()
+        finally:
+            bar.close()
+
+        if self.stopped:
+            _kill(self.dec)
+        truncated = self.finish_decoder()
+        with contextlib.suppress(OSError):
+            self.enc.stdin.close()
+        try:
+            rc = self.enc.wait(timeout=600)  # `buffers` stay alive until then (vmsplice'd pages)
+        except subprocess.TimeoutExpired:
+            raise OutputError("the ffmpeg encoder did not finish within 10 minutes of the last "
+                              "frame", file=self.dst) from None
+        del buffers
+        if rc != 0:
+            self.encoder_failed(None)
+        if not os.path.exists(tmp) or os.path.getsize(tmp) == 0:
+            raise OutputError(f"the encoder wrote nothing{self.enc_log.tail()}", file=self.dst)
+        seconds = time.monotonic() - t0
+        return {"frames": self.frames_out, "fps": self.frames_out / seconds if seconds else 0.0,
+                "seconds": seconds, "output": str(self.dst),
+                "failed_frames": list(self.pipeline.failed_frames), "truncated": truncated,
+                "expected_frames": src.expected, "format": core, "rotation": src.rotation,
+                "pipes": "raw"}
 
     def finish_decoder(self) -> bool:
         """Check how the decoder ended; True (and a warning) when the input ended early."""
@@ -799,6 +1087,79 @@ class _Run:
                 t.join(timeout=2)
 
 
+class _PipeWriter:
+    """Whole buffers into a pipe: vmsplice(2) on Linux (the pipe then references the buffer's
+    pages, no copy and no page allocation in the kernel), else write(2).
+
+    With vmsplice a buffer must not change until the reader has taken it: at most
+    :attr:`capacity` bytes are still in the pipe when :meth:`write` returns.
+    """
+
+    _vmsplice = None
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.capacity = 1 << 16
+        with contextlib.suppress(ImportError, OSError):
+            import fcntl
+
+            self.capacity = fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032))
+        self.zero_copy = sys.platform.startswith("linux") and self._load() is not None
+
+    @classmethod
+    def _load(cls):
+        if cls._vmsplice is None:
+            try:
+                import ctypes
+
+                class IoVec(ctypes.Structure):
+                    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                fn = libc.vmsplice
+                fn.argtypes = [ctypes.c_int, ctypes.POINTER(IoVec), ctypes.c_size_t,
+                               ctypes.c_uint]
+                fn.restype = ctypes.c_ssize_t
+                cls._vmsplice = (ctypes, IoVec, fn)
+            except (ImportError, OSError, AttributeError):
+                cls._vmsplice = False
+        return cls._vmsplice or None
+
+    def write(self, buf: memoryview) -> None:
+        size = len(buf)
+        at = 0
+        if self.zero_copy:
+            ctypes, IoVec, fn = self._vmsplice
+            base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+            iov = IoVec()
+            while at < size:
+                iov.base, iov.len = base + at, size - at
+                n = fn(self.fd, ctypes.byref(iov), 1, 0)
+                if n < 0:
+                    err = ctypes.get_errno()
+                    if err == errno.EINTR:
+                        continue
+                    if err in (errno.EINVAL, errno.ENOSYS) and at == 0:
+                        self.zero_copy = False  # not a pipe after all: plain writes
+                        break
+                    raise OSError(err, os.strerror(err))
+                at += n
+            if at == size:
+                return
+        while at < size:
+            at += os.write(self.fd, buf[at:])
+
+
+def _grow_pipe(f) -> None:
+    """A 1 MiB pipe buffer (Linux; 64 KiB by default): a raw frame crosses in a few system calls."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(f.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError, ValueError):
+        pass  # not Linux, or above /proc/sys/fs/pipe-max-size: the default works, only slower
+
+
 def _progress_bar(total, progress: bool, desc: str):
     from tqdm import tqdm
 
@@ -809,7 +1170,8 @@ def _progress_bar(total, progress: bool, desc: str):
 def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfast",
         keep_metadata: bool = False, on_error: str = "protect", progress: bool = True,
         input_kwargs: dict | None = None, max_frames: int | None = None,
-        open_timeout: float = 10.0, read_timeout: float = 10.0, **output_kwargs) -> dict:
+        open_timeout: float = 10.0, read_timeout: float = 10.0, threads: int | None = None,
+        **output_kwargs) -> dict:
     """Protect ``src`` with the filter ``spec`` and write ``dst``, through two ffmpeg processes.
 
     Parameters
@@ -841,6 +1203,9 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
         Stop after this many frames.
     open_timeout, read_timeout : float
         Live inputs: seconds to wait for the first data and between data.
+    threads : int, optional
+        Threads of the ffmpeg decoder and of the encoder (``-threads`` on the input and on the
+        output); default ffmpeg's choice for each.
     **output_kwargs :
         Extra ffmpeg output options (``pix_fmt="yuv420p"``, ``acodec="aac"``, ``movflags=...``).
 
@@ -849,7 +1214,8 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
     dict
         ``frames``, ``fps`` (processing speed), ``seconds``, ``output``, ``failed_frames`` (frames
         hidden whole by the fail-closed rule), ``truncated`` (the input ended early: what decoded
-        was processed and a warning was logged), ``expected_frames``, ``format``, ``rotation``.
+        was processed and a warning was logged), ``expected_frames``, ``format``, ``rotation``,
+        ``pipes`` ("raw": bare raw frames, or "nut").
     """
     src = os.fspath(src) if isinstance(src, os.PathLike) else str(src)
     if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 1):
@@ -869,7 +1235,7 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
     job = _Run(src, out, pipeline, source, codec=codec, crf=crf, preset=preset,
                keep_metadata=keep_metadata, progress=progress, input_kwargs=input_kwargs,
                output_kwargs=output_kwargs, max_frames=max_frames, open_timeout=open_timeout,
-               read_timeout=read_timeout)
+               read_timeout=read_timeout, threads=threads)
     failed = True
     try:
         with _io.atomic_output(out) as tmp:

@@ -4,8 +4,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import weakref
 from fractions import Fraction
+
+# OpenBLAS, numpy's BLAS, starts a worker per core that spins for ~0.1 s of CPU before it sleeps.
+# The hosts do no BLAS work, and on a small machine that spin is taken from the decoder and the
+# encoder; with a short timeout idle workers sleep at once (BLAS keeps its threads). Effective only
+# before numpy's first import, and never over the user's own setting.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import numpy as np
 import vapoursynth as vs
@@ -16,7 +23,7 @@ from vpfilters.core.region import boxes_array, flat_boxes
 from vpfilters.errors import FormatError, ParameterError, ProtectionError, VpfError
 from vpfilters.kernels import mask_blur
 from vpfilters.kernels._params import plane_boxes
-from vpfilters.protect.mask import MaskProtector, record_regions
+from vpfilters.protect.mask import Fill, MaskProtector, record_regions
 
 __all__ = ["MAX_WINDOW", "as_frame", "core_format", "has_plugin", "protect"]
 
@@ -332,6 +339,54 @@ class _MaskStage:
         return fout
 
 
+def _fixed(p) -> bool:
+    """A mask protector on fixed boxes only: its regions and colours are known before any frame."""
+    return (_offloadable(p) and not p.targets and type(p).regions is MaskProtector.regions
+            and type(p).fill_values in (MaskProtector.fill_values, Fill.fill_values))
+
+
+def _dummy(fmt: str, width: int, height: int, props: dict) -> Frame:
+    """A frame of the clip's format and size with no pixels to speak of (read-only zeros)."""
+    _fam, bits, (sx, sy), n = FORMATS[fmt]
+    shapes = [(height, width)] + [(-(-height >> sy), -(-width >> sx))] * (n - 1)
+    zero = np.zeros((1, 1), np.uint8 if bits == 8 else np.uint16)
+    return Frame([np.broadcast_to(zero, s) for s in shapes], fmt, 0, props)
+
+
+def _fill_map(p: MaskProtector, fmt: str, width: int, height: int) -> list[float]:
+    """``fillmap`` of core.vpf.MaskBlur: the fill values for BT.709/601, limited/full frames."""
+    out: list[float] = []
+    for matrix in (1, 6):
+        for rng in (1, 0):  # the core's _ColorRange: 1 limited, 0 full
+            frame = _dummy(fmt, width, height, {"_Matrix": matrix, "_ColorRange": rng})
+            out += [float(round(float(v))) for v in p.fill_values(frame)]
+    return out
+
+
+class _FixedStage:
+    """A mask protector on fixed boxes, wholly native: ``core.vpf.MaskBlur(boxes=...)``.
+
+    The boxes (padded, as :meth:`MaskProtector.regions` gives them) and the fill colour of every
+    matrix/range are worked out once, so no Python runs per frame; MaskBlur appends the boxes to
+    ``VPFBoxes`` itself. Nothing can fail per frame (the boxes are checked here).
+    """
+
+    def __init__(self, p: MaskProtector, fmt: str, width: int, height: int):
+        self.p = p
+        strength = p.opts["strength"]
+        regions = p.regions(_dummy(fmt, width, height, {}), FrameContext(0, None, 0, None))
+        self.boxes = [float(v) for v in flat_boxes(regions)]
+        plane_boxes(boxes_array(regions), 0, 0, width, height)  # NaN/inf boxes fail here
+        self.kw = {"mode": p.mode, "feather": float(p.opts["feather"]),
+                   "strength": float(p.default_strength if strength is None else strength)}
+        if p.mode == "fill":
+            self.kw["fillmap"] = _fill_map(p, fmt, width, height)
+        weakref.finalize(self, p.close)
+
+    def apply(self, clip):
+        return vs.core.vpf.MaskBlur(clip, boxes=self.boxes, **self.kw)
+
+
 def _finish(n, f):
     """After the last native stage: VPFBoxes gets the boxes of every stage again."""
     if _SO_FAR not in f.props:  # no boxes in any stage (so none of its own either)
@@ -362,6 +417,9 @@ def protect(clip, spec, on_error: str = "protect", *, use_plugin: bool | None = 
         Do the pixels of mask protectors (blur, pixelate, fill with box regions) in the native
         ``core.vpf.MaskBlur``: None (default) when it is loaded, True to require it, False for the
         pure-Python path (numpy kernels through std.ModifyFrame). Both give identical frames.
+        When every protector of the spec masks fixed boxes only (no detection; YUV or GRAY
+        clips), the whole chain is native, ``MaskBlur(boxes=..., fillmap=...)`` per protector:
+        no Python runs per frame.
 
     Frame properties: ``VPFBoxes`` (x1, y1, x2, y2 per region, luma pixels; absent when there
     are none), ``VPFFailClosed`` and whatever else protectors set under ``VPF...`` keys;
@@ -397,6 +455,14 @@ def protect(clip, spec, on_error: str = "protect", *, use_plugin: bool | None = 
         raise ParameterError("protect: use_plugin=True but the native plug-in core.vpf is not "
                              "loaded (build vpfilters with VPF_BUILD_VAPOURSYNTH=ON)",
                              parameter="use_plugin")
+    if (plugin and FORMATS[fmt][0] != "rgb" and pipeline.protectors
+            and all(_fixed(p) for p in pipeline.protectors)):
+        # fixed boxes only: every stage native, no Python per frame
+        out = clip
+        for p in pipeline.protectors:
+            out = _FixedStage(p, fmt, clip.width, clip.height).apply(out)
+        return out
+
     first = None
     stages: list = []
     for p in pipeline.protectors:
