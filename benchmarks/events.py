@@ -6,18 +6,22 @@ Sections (each prints a table; everything goes to ``benchmarks/results/events.js
     ``vpfilters.av.transcode(clip, events.mp4, "events=colors=...")`` on the standard clips
     (decode + flow + colour + x264 encode with :data:`clips.REFERENCE_ENCODE`, 2 codec threads,
     1 OpenCV thread): FPS (wall clock, and 2 / CPU-seconds per frame, which does not depend on
-    what else the machine runs), mean sparsity (share of moving pixels at flow resolution) and the size
-    of the event video against the clip itself (which was encoded with the same settings).
+    what else the machine runs), mean sparsity (share of lit pixels of the output) and the size
+    of the event video against the clip itself (which was encoded with the same settings). On
+    clean_1080p also ``block=0`` (per-pixel colour) and ``block=16``, for the size trade-off.
 ``kernel``
-    Time of the colour step per frame: ``flow_to_color`` at flow resolution plus bilinear
-    up-sampling of the codes (``upsample=color``), against up-sampling the flow and colouring at
-    full resolution (``upsample=flow``), on each available backend; the flow step (DIS) alone.
+    Time of the colour step per frame: ``flow_to_color`` (static pixels masked in the kernel) at
+    flow resolution; the default block path (block flow, colour, write planes); the per-pixel
+    path with bilinear up-sampling of the codes (``upsample=color``) or of the flow
+    (``upsample=flow``), on each available backend; the flow step (DIS) alone.
 ``roundtrip``
     Munsell (and the other systems): the event frames are decoded back with
     :func:`vpfilters.protect.events.decode_events` before the codec (the protector's YUV output)
     and after H.264 CRF 23 (the e2e video), and the decoded direction is compared with the flow
-    the protector computed (up-sampled, on pixels that move and decode as moving): median and
-    90th-percentile angle error in degrees, and the share of moving pixels that decode as black.
+    the protector coloured (:meth:`Events.coloured_flow`, on pixels that move and decode as
+    moving, away from the edges of the moving area): median and 90th-percentile angle error in
+    degrees, and the share of moving pixels that decode as black; ``median_deg_vs_pixel_flow``
+    compares with the per-pixel flow instead (what block averaging loses included).
 ``privacy``
     Faces found by :mod:`vpfilters.detect` (fast mode) in the source and in the event video, on the
     shared clips with faces (``intel_sample_videos/preview/*.gif``).
@@ -64,13 +68,20 @@ from vpfilters.core import FrameContext, StreamInfo, register
 from vpfilters.hosts.pyav import frame_to_core, transcode
 from vpfilters.kernels import available_backends, flow_to_color
 from vpfilters.protect import _colorsystems as cs
-from vpfilters.protect.events import Events, decode_events, write_colors
+from vpfilters.protect.events import (
+    MOVING_MIN,
+    Events,
+    decode_events,
+    write_blocks,
+    write_colors,
+)
 
 register(Events)  # works before the entry point is in pyproject.toml
 
-#: A smaller-video setting (blocks instead of bilinear colour, a higher speed threshold, larger
-#: minimum regions), shown beside the defaults for the size trade-off.
-COMPACT = "events=colors=munsell:upsample=blocks:threshold=2.5:min_area=0.004"
+#: Settings shown beside the default on the clip of the size bar: the per-pixel picture (no
+#: blocks: what the protector made before blocks) and smaller blocks, for the size trade-off.
+EXTRA = (("munsell block=0", "events=colors=munsell:block=0"),
+         ("munsell block=16", "events=colors=munsell:block=16"))
 CLIPS = ("clean_1080p", "noisy_720p", "noisy_1080p", "clean_720p")
 FACE_CLIPS = ("preview/face-demographics-walking.gif",
               "preview/head-pose-face-detection-female-and-male.gif", "preview/classroom.gif")
@@ -92,7 +103,7 @@ def run_e2e(clips: dict, colors_list, frames, outdir: Path) -> list[dict]:
     for name, path in clips.items():
         variants = [(c, f"events=colors={c}") for c in colors_list]
         if "munsell" in colors_list:
-            variants.append(("munsell compact", COMPACT))
+            variants += EXTRA
         for colors, spec in variants:
             if colors != "munsell" and name != "clean_1080p":
                 continue  # the other systems once, on the clip the size bar is about
@@ -146,6 +157,7 @@ def run_kernel(clip: Path, repeat: int) -> list[dict]:
     n = 61
     ctx = FrameContext(n, lambda m: frames[m], ev.window)
     flow = ev.motion(frames[n], ctx)
+    grid, block = ev.block_flow(frames[n], ctx)
     lut = cs.code_table("munsell", "yuv", frames[n].matrix, frames[n].full_range)
     rows = []
     a, b = ev.small_luma(frames[n - 1]), ev.small_luma(frames[n])
@@ -155,19 +167,26 @@ def run_kernel(clip: Path, repeat: int) -> list[dict]:
     t = measure(lambda: ev.motion(frames[n], FrameContext(n, lambda m: frames[m], ev.window)) if
                 ev._flows.clear() is None else None, repeat=repeat)  # two pairs (persist)
     rows.append({"step": "flow + mask, 2 pairs uncached", "backend": "opencv", "median_ms": t.median_ms})
+    t = measure(lambda: ev.block_flow(frames[n], FrameContext(n, lambda m: frames[m], ev.window)),
+                repeat=repeat)
+    rows.append({"step": "block flow (pairs cached)", "backend": "numpy", "median_ms": t.median_ms})
     for backend in available_backends():
         if backend == "cupy":
             continue
         os.environ["VPF_BACKEND"] = backend
         out = frames[n].copy()
-        t = measure(lambda b=backend: flow_to_color(flow, lut, 24.0, backend=b), repeat=repeat)
-        rows.append({"step": f"flow_to_color {flow.shape[1]}x{flow.shape[0]}", "backend": backend,
-                     "median_ms": t.median_ms})
+        t = measure(lambda b=backend: flow_to_color(flow, lut, 24.0, min_mag=MOVING_MIN,
+                                                    backend=b), repeat=repeat)
+        rows.append({"step": f"flow_to_color {flow.shape[1]}x{flow.shape[0]} (static masked)",
+                     "backend": backend, "median_ms": t.median_ms})
+        t = measure(lambda o=out: write_blocks(o, grid, block, lut, 24.0), repeat=repeat)
+        rows.append({"step": f"colour {grid.shape[1]}x{grid.shape[0]} blocks of {block} + write "
+                     "planes (default)", "backend": backend, "median_ms": t.median_ms})
         for up in ("color", "flow"):
             t = measure(lambda up=up, o=out: write_colors(o, flow, lut, 24.0, up), repeat=repeat,
                         budget_s=5)
-            rows.append({"step": f"colour + write planes, upsample={up}", "backend": backend,
-                         "median_ms": t.median_ms})
+            rows.append({"step": f"colour + write planes, block=0, upsample={up}",
+                         "backend": backend, "median_ms": t.median_ms})
     os.environ.pop("VPF_BACKEND", None)
     return rows
 
@@ -184,38 +203,51 @@ def _angle_errors(truth_flow, frame, colors, moving):
     return np.degrees(err), float(np.mean(~(spd[moving] > 0))) if moving.any() else 0.0
 
 
-def run_roundtrip(clip: Path, video_for: dict, colors_list, frames: int, upsample="color") -> list[dict]:
-    """Decode each event frame, before and after the codec, against the protector's flow."""
+def run_roundtrip(clip: Path, video_for: dict, colors_list, frames: int, **opts) -> list[dict]:
+    """Decode each event frame, before and after the codec, against the protector's flow.
+
+    The truth is the flow each pixel was coloured with (:meth:`Events.coloured_flow`: the block's
+    mean flow by default); ``median_deg_vs_pixel_flow`` compares the decoded direction with the
+    per-pixel flow instead (the reduced flow up-sampled), i.e. it includes what block averaging
+    loses.
+    """
     rows = []
     src = list(_decoded_frames(clip, frames))
     for colors in colors_list:
-        ev = Events(colors=colors, upsample=upsample)
+        ev = Events(colors=colors, **opts)
         ev.open(StreamInfo(src[0].width, src[0].height, src[0].format))
         coded = list(_decoded_frames(video_for[colors], frames)) if colors in video_for else None
-        before, after, black_b, black_a = [], [], [], []
+        before, after, black_b, black_a, vs_pixel = [], [], [], [], []
         for n in range(1, len(src)):
             ctx = FrameContext(n, lambda m: src[m], ev.window)
-            flow = ev.motion(src[n], ctx)
+            truth = ev.coloured_flow(src[n], ctx)
             out = ev.process(src[n].copy(), ctx)
             h, w = out.height, out.width
-            moving_low = ((flow[..., 0] != 0) | (flow[..., 1] != 0)).astype(np.uint8)
-            # score pixels inside the moving area, away from its up-sampled, blended border
-            moving_low = cv2.erode(moving_low, np.ones((3, 3), np.uint8))
-            moving = cv2.resize(moving_low, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+            moving = ((truth[..., 0] != 0) | (truth[..., 1] != 0)).astype(np.uint8)
+            # score pixels inside the moving area, away from its border (blended by up-sampling,
+            # or by the codec's 4:2:0 chroma)
+            moving = cv2.erode(moving, np.ones((5, 5) if ev.opts["block"] != 0 else (9, 9),
+                                               np.uint8)).astype(bool)
             if not moving.any():
                 continue
-            truth = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
             e, blk = _angle_errors(truth, out, colors, moving)
             before.append(e)
             black_b.append(blk)
+            flow = ev.motion(src[n], ctx)
+            pix = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+            both = moving & ((pix[..., 0] != 0) | (pix[..., 1] != 0))
+            if both.any():
+                vs_pixel.append(_angle_errors(pix, out, colors, both)[0])
             if coded is not None and n < len(coded):
                 e, blk = _angle_errors(truth, coded[n], colors, moving)
                 after.append(e)
                 black_a.append(blk)
         b = np.concatenate(before) if before else np.zeros(0)
         a = np.concatenate(after) if after else np.zeros(0)
+        px = np.concatenate(vs_pixel) if vs_pixel else np.zeros(0)
         rows.append({"colors": colors, "frames": len(before), "pixels": int(b.size),
                      "median_deg_before": float(np.median(b)) if b.size else None,
+                     "median_deg_vs_pixel_flow": float(np.median(px)) if px.size else None,
                      "p90_deg_before": float(np.percentile(b, 90)) if b.size else None,
                      "median_deg_h264": float(np.median(a)) if a.size else None,
                      "p90_deg_h264": float(np.percentile(a, 90)) if a.size else None,
@@ -346,19 +378,22 @@ def main(argv=None) -> int:
                   if r["clip"] == clip}
         rows = run_roundtrip(clips[clip], videos, colors_list,
                              min(args.frames or 300, args.roundtrip_frames))
-        if "munsell" in colors_list:  # the up-sampling choice, before the codec
-            for up in ("blocks", "flow"):
-                extra = run_roundtrip(clips[clip], {}, ["munsell"],
-                                      min(args.frames or 300, args.roundtrip_frames), upsample=up)
+        if "munsell" in colors_list:  # the block choice (with the videos of the e2e variants)
+            for label, opts in (("munsell block=0", {"block": 0}),
+                                ("munsell block=16", {"block": 16}),
+                                ("munsell block=0, upsample=flow", {"block": 0, "upsample": "flow"})):
+                vids = {"munsell": videos[label]} if label in videos else {}
+                extra = run_roundtrip(clips[clip], vids, ["munsell"],
+                                      min(args.frames or 300, args.roundtrip_frames), **opts)
                 for r in extra:
-                    r["colors"] = f"munsell, upsample={up}"
+                    r["colors"] = label
                 rows += extra
         result["roundtrip"] = rows
         print(f"\nRound trip on {clip}: decoded direction vs the protector's flow (degrees, "
               "moving pixels)")
         print(format_table(rows, ["colors", "frames", "pixels", "median_deg_before",
                                   "p90_deg_before", "median_deg_h264", "p90_deg_h264",
-                                  "black_share_h264"]))
+                                  "black_share_h264", "median_deg_vs_pixel_flow"]))
     if "privacy" in sections:
         rows = run_privacy(outdir, args.frames or 300, args.privacy_every)
         result["privacy"] = rows

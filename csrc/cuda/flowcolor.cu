@@ -7,6 +7,8 @@
 // intrinsics so the magnitude bin is bit-exact with numpy; atan2f may differ from the host libm
 // by an ulp, which can move a pixel sitting on a direction-bin boundary by one bin.
 // turn_scale and inv_max are float32 values computed on the host exactly as the reference does.
+// min_mag > 0 masks static pixels: magnitude __fsqrt_rn(u*u + v*v) below it -> entry (0, 0), else a
+// magnitude bin of at least min(1, n_mag - 1). min_mag <= 0: no mask.
 // No #include: NVRTC compiles this file and has no standard headers.
 
 __device__ __forceinline__ bool vpf_is_finite(float x) {
@@ -19,7 +21,7 @@ extern "C" __global__ void vpf_flow_to_color(const float* flow, long long flow_s
                                              int h, const unsigned char* lut, int n_dir,
                                              int n_mag, float turn_scale, float inv_max,
                                              int has_mag, unsigned char* out,
-                                             long long out_stride) {
+                                             long long out_stride, float min_mag) {
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
   const int y = blockIdx.y * blockDim.y + threadIdx.y;
   if (x >= w || y >= h) return;
@@ -38,13 +40,22 @@ extern "C" __global__ void vpf_flow_to_color(const float* flow, long long flow_s
   if (di >= n_dir || di < 0) di = 0;
 
   int mi = 0;
+  const float mag = __fsqrt_rn(__fadd_rn(__fmul_rn(u, u), __fmul_rn(v, v)));
   if (has_mag) {
-    const float mag = __fsqrt_rn(__fadd_rn(__fmul_rn(u, u), __fmul_rn(v, v)));
     float m = __fmul_rn(mag, inv_max);
     if (!(m < 1.0f)) m = 1.0f;  // also maps a NaN (0 * inf) to the last bin
     mi = (int)__fadd_rn(__fmul_rn(m, (float)(n_mag - 1)), 0.5f);
     if (mi > n_mag - 1) mi = n_mag - 1;
     if (mi < 0) mi = 0;
+  }
+  if (min_mag > 0.0f) {
+    if (mag >= min_mag) {
+      const int lo = n_mag > 1 ? 1 : 0;
+      if (mi < lo) mi = lo;
+    } else {
+      di = 0;
+      mi = 0;
+    }
   }
 
   const unsigned char* c = lut + ((long long)di * n_mag + mi) * 3;

@@ -48,9 +48,13 @@ VPF_INLINE float blend(uint32_t mask, float x, float y) {
 
 VPF_INLINE uint32_t mask_if(bool c) { return 0u - static_cast<uint32_t>(c); }
 
-// LUT entry index (d * n_mag + m) for each pixel of one row.
-VPF_CLONES void index_row(const float* VPF_RESTRICT f, int w, int n_dir, int n_mag, float inv_max,
-                          bool has_motion, int32_t* VPF_RESTRICT idx) {
+// LUT entry index (d * n_mag + m) for each pixel of one row. With Masked, a pixel whose magnitude
+// is below min_mag is entry 0 (no motion) and any other gets a magnitude bin >= lo_bin.
+template <bool Masked>
+VPF_INLINE void index_row_impl(const float* VPF_RESTRICT f, int w, int n_dir, int n_mag,
+                               float inv_max, bool has_motion, float min_mag,
+                               int32_t* VPF_RESTRICT idx) {
+  const int32_t lo_bin = std::min(1, n_mag - 1);
   const float fdir = static_cast<float>(n_dir);
   const float fmag = static_cast<float>(n_mag - 1);
   const int32_t mag_max = has_motion ? n_mag - 1 : 0;
@@ -75,13 +79,31 @@ VPF_CLONES void index_row(const float* VPF_RESTRICT f, int w, int n_dir, int n_m
     di = di >= n_dir ? di - n_dir : di;
     di = std::max(di, 0);
     // Same float32 operations as the reference (no fused multiply-add in this file's targets).
-    float m = std::sqrt(u * u + v * v) * inv_max;
+    const float mag = std::sqrt(u * u + v * v);
+    float m = mag * inv_max;
     // m >= +0 here, so min(m, 1) can be taken on the bit patterns; that also sends +inf and
     // NaN (an overflowed |f| times inv_max = 0) to 1, and keeps the loop vectorisable.
     m = float_of(std::min(bits_of(m), bits_of(1.0f)));
-    const int32_t mi = std::min(static_cast<int32_t>(m * fmag + 0.5f), mag_max);
+    int32_t mi = std::min(static_cast<int32_t>(m * fmag + 0.5f), mag_max);
+    if (Masked) {
+      // mag is finite or +inf here (non-finite parts were zeroed), so >= is a plain compare
+      const int32_t moving = -static_cast<int32_t>(mag >= min_mag);
+      mi = std::max(mi, lo_bin) & moving;
+      di &= moving;
+    }
     idx[x] = di * n_mag + mi;
   }
+}
+
+VPF_CLONES void index_row(const float* VPF_RESTRICT f, int w, int n_dir, int n_mag, float inv_max,
+                          bool has_motion, int32_t* VPF_RESTRICT idx) {
+  index_row_impl<false>(f, w, n_dir, n_mag, inv_max, has_motion, 0.0f, idx);
+}
+
+VPF_CLONES void index_row_masked(const float* VPF_RESTRICT f, int w, int n_dir, int n_mag,
+                                 float inv_max, bool has_motion, float min_mag,
+                                 int32_t* VPF_RESTRICT idx) {
+  index_row_impl<true>(f, w, n_dir, n_mag, inv_max, has_motion, min_mag, idx);
 }
 
 // Largest u*u + v*v of a row as a bit pattern (non-negative floats order like their bits).
@@ -115,7 +137,7 @@ namespace detail {
 
 void flow_to_color_scaled(const float* flow, std::ptrdiff_t flow_stride, int width, int height,
                           const uint8_t* lut, int n_dir, int n_mag, float inv_max, bool has_motion,
-                          uint8_t* out, std::ptrdiff_t out_stride, int threads) {
+                          uint8_t* out, std::ptrdiff_t out_stride, int threads, float min_mag) {
   if (width <= 0 || height <= 0 || n_dir <= 0 || n_mag <= 0) return;
   std::vector<uint32_t> lut32(static_cast<size_t>(n_dir) * n_mag);
   for (size_t i = 0; i < lut32.size(); ++i)
@@ -125,8 +147,11 @@ void flow_to_color_scaled(const float* flow, std::ptrdiff_t flow_stride, int wid
   parallel_rows(height, t, [&](int y0, int y1) {
     std::vector<int32_t> idx(static_cast<size_t>(width));
     for (int y = y0; y < y1; ++y) {
-      index_row(flow + static_cast<std::ptrdiff_t>(y) * flow_stride, width, n_dir, n_mag, inv_max,
-                has_motion, idx.data());
+      const float* row = flow + static_cast<std::ptrdiff_t>(y) * flow_stride;
+      if (min_mag > 0.0f)
+        index_row_masked(row, width, n_dir, n_mag, inv_max, has_motion, min_mag, idx.data());
+      else
+        index_row(row, width, n_dir, n_mag, inv_max, has_motion, idx.data());
       color_row(idx.data(), width, lut32.data(), out + static_cast<std::ptrdiff_t>(y) * out_stride);
     }
   });

@@ -123,7 +123,7 @@ int check_threads(const char* func, int threads) {
 
 template <class T, class D>
 void haar_fwd_typed(const py::array& src, const py::array& ll, const py::array& lh,
-                    const py::array& hl, const py::array& hh) {
+                    const py::array& hl, const py::array& hh, int threads) {
   const char* f = "haar_fwd";
   auto s = plane_of<const T>(src, f, "src", false);
   const py::ssize_t bh = (s.height + 1) / 2, bw = (s.width + 1) / 2;
@@ -138,27 +138,28 @@ void haar_fwd_typed(const py::array& src, const py::array& ll, const py::array& 
   check_disjoint(f, {{"src", span_of(s)}, {"ll", span_of(pll)}, {"lh", span_of(plh)},
                      {"hl", span_of(phl)}, {"hh", span_of(phh)}});
   py::gil_scoped_release release;
-  vpf::haar_fwd(s, pll, plh, phl, phh);
+  vpf::haar_fwd(s, pll, plh, phl, phh, threads);
 }
 
 void haar_fwd(const py::object& src_o, const py::object& ll_o, const py::object& lh_o,
-              const py::object& hl_o, const py::object& hh_o) {
+              const py::object& hl_o, const py::object& hh_o, int threads) {
   const char* f = "haar_fwd";
   py::array src = as_array(src_o, f, "src"), ll = as_array(ll_o, f, "ll"), lh = as_array(lh_o, f, "lh"),
             hl = as_array(hl_o, f, "hl"), hh = as_array(hh_o, f, "hh");
+  check_threads(f, threads);
   if (has_dtype<uint8_t>(src))
-    haar_fwd_typed<uint8_t, int16_t>(src, ll, lh, hl, hh);
+    haar_fwd_typed<uint8_t, int16_t>(src, ll, lh, hl, hh, threads);
   else if (has_dtype<uint16_t>(src))
-    haar_fwd_typed<uint16_t, int32_t>(src, ll, lh, hl, hh);
+    haar_fwd_typed<uint16_t, int32_t>(src, ll, lh, hl, hh, threads);
   else if (has_dtype<float>(src))
-    haar_fwd_typed<float, float>(src, ll, lh, hl, hh);
+    haar_fwd_typed<float, float>(src, ll, lh, hl, hh, threads);
   else
     type_error(f, "src", "must have dtype uint8, uint16 or float32, got " + dtype_str(src));
 }
 
 template <class T, class D>
 void haar_inv_typed(const py::array& ll, const py::array& lh, const py::array& hl,
-                    const py::array& hh, const py::array& dst) {
+                    const py::array& hh, const py::array& dst, int threads) {
   const char* f = "haar_inv";
   auto d = plane_of<T>(dst, f, "dst", true);
   const py::ssize_t bh = (d.height + 1) / 2, bw = (d.width + 1) / 2;
@@ -175,20 +176,21 @@ void haar_inv_typed(const py::array& ll, const py::array& lh, const py::array& h
   check_disjoint(f, {{"dst", span_of(d)}, {"hl", span_of(phl)}});
   check_disjoint(f, {{"dst", span_of(d)}, {"hh", span_of(phh)}});
   py::gil_scoped_release release;
-  vpf::haar_inv(pll, plh, phl, phh, d);
+  vpf::haar_inv(pll, plh, phl, phh, d, threads);
 }
 
 void haar_inv(const py::object& ll_o, const py::object& lh_o, const py::object& hl_o,
-              const py::object& hh_o, const py::object& dst_o) {
+              const py::object& hh_o, const py::object& dst_o, int threads) {
   const char* f = "haar_inv";
   py::array ll = as_array(ll_o, f, "ll"), lh = as_array(lh_o, f, "lh"), hl = as_array(hl_o, f, "hl"),
             hh = as_array(hh_o, f, "hh"), dst = as_array(dst_o, f, "dst");
+  check_threads(f, threads);
   if (has_dtype<uint8_t>(ll))
-    haar_inv_typed<uint8_t, int16_t>(ll, lh, hl, hh, dst);
+    haar_inv_typed<uint8_t, int16_t>(ll, lh, hl, hh, dst, threads);
   else if (has_dtype<uint16_t>(ll))
-    haar_inv_typed<uint16_t, int32_t>(ll, lh, hl, hh, dst);
+    haar_inv_typed<uint16_t, int32_t>(ll, lh, hl, hh, dst, threads);
   else if (has_dtype<float>(ll))
-    haar_inv_typed<float, float>(ll, lh, hl, hh, dst);
+    haar_inv_typed<float, float>(ll, lh, hl, hh, dst, threads);
   else
     type_error(f, "ll", "must have dtype uint8, uint16 or float32, got " + dtype_str(ll));
 }
@@ -291,7 +293,7 @@ void mask_apply(const py::object& src_o, const py::object& dst_o, const py::obje
 void check_flow(const char* f, const py::array& flow);
 
 void flow_to_color(const py::object& flow_o, const py::object& lut_o, double max_mag,
-                   const py::object& out_o, int threads) {
+                   const py::object& out_o, int threads, double min_mag) {
   const char* f = "flow_to_color";
   py::array flow = as_array(flow_o, f, "flow"), lut = as_array(lut_o, f, "lut"),
             out = as_array(out_o, f, "out");
@@ -308,6 +310,7 @@ void flow_to_color(const py::object& flow_o, const py::object& lut_o, double max
     value_error(f, "out", "must have contiguous RGB pixels within a row");
   if (!out.writeable()) value_error(f, "out", "is read-only");
   if (std::isnan(max_mag)) value_error(f, "max_mag", "must not be NaN");
+  if (std::isnan(min_mag)) value_error(f, "min_mag", "must not be NaN");
   check_threads(f, threads);
 
   const int n_dir = static_cast<int>(lut.shape(0)), n_mag = static_cast<int>(lut.shape(1));
@@ -331,9 +334,11 @@ void flow_to_color(const py::object& flow_o, const py::object& lut_o, double max
   }
   const bool has_motion = max_mag > 0.0;
   const float inv = has_motion ? static_cast<float>(1.0 / max_mag) : 0.0f;
+  const float min_f = min_mag > 0.0 ? static_cast<float>(min_mag) : 0.0f;  // float32, as numpy
   py::gil_scoped_release release;
   vpf::detail::flow_to_color_scaled(fp, fstride, static_cast<int>(w), static_cast<int>(h),
-                                    table.data(), n_dir, n_mag, inv, has_motion, op, ostride, threads);
+                                    table.data(), n_dir, n_mag, inv, has_motion, op, ostride, threads,
+                                    min_f);
 }
 
 // Flow checks shared by flow_to_color and flow_max_magnitude.
@@ -466,16 +471,18 @@ PYBIND11_MODULE(_native, m) {
 #endif
   m.doc() = "Native C++ kernels of vpfilters (same signatures as vpfilters.kernels._reference).";
   m.def("haar_fwd", &haar_fwd, py::arg("src"), py::arg("ll"), py::arg("lh"), py::arg("hl"), py::arg("hh"),
+        py::arg("threads") = 1,
         "One forward Haar level: src (H, W) -> bands (ceil(H/2), ceil(W/2)) written in place.");
   m.def("haar_inv", &haar_inv, py::arg("ll"), py::arg("lh"), py::arg("hl"), py::arg("hh"), py::arg("dst"),
-        "One inverse Haar level: bands -> dst (H, W), written in place.");
+        py::arg("threads") = 1, "One inverse Haar level: bands -> dst (H, W), written in place.");
   m.def("mask_apply", &mask_apply, py::arg("src"), py::arg("dst"), py::arg("boxes"), py::arg("mode"),
         py::arg("param"), py::arg("passes"), py::arg("fx"), py::arg("fy"), py::arg("mask"),
         py::arg("value"), py::arg("threads") = 1,
         "Composite the processed plane over src into dst (dst may be src) with box/mask alpha.");
   m.def("flow_to_color", &flow_to_color, py::arg("flow"), py::arg("lut"), py::arg("max_mag"),
-        py::arg("out"), py::arg("threads") = 1,
-        "Colour a (H, W, 2) float32 flow field through a (n_dir, n_mag, 3) uint8 table into out.");
+        py::arg("out"), py::arg("threads") = 1, py::arg("min_mag") = 0.0,
+        "Colour a (H, W, 2) float32 flow field through a (n_dir, n_mag, 3) uint8 table into out; "
+        "min_mag > 0: pixels slower than it get entry (0, 0), others a magnitude bin >= 1.");
   m.def("flow_max_magnitude", &flow_max_magnitude, py::arg("flow"), py::arg("threads") = 1,
         "Default max_mag of flow_to_color: float32 sqrt(max(u*u + v*v)), non-finite parts as 0.");
   m.def("block_lowdct", &block_lowdct, py::arg("src"), py::arg("b"), py::arg("dct"), py::arg("out"),

@@ -313,6 +313,23 @@ def test_flow_to_color_matches_reference(cp, n_dir, n_mag, max_mag):
 
 
 @gpu_only
+@pytest.mark.parametrize("min_mag", [1e-4, 2.0, 50.0])
+def test_flow_to_color_static_mask_matches_reference(cp, min_mag):
+    rng = np.random.default_rng(7)
+    h, w = 64, 90
+    flow, n_special = _flow(rng, h, w)
+    flow[rng.random((h, w)) < 0.3] = 0.0
+    lut = _lut(100, 32)
+    want = np.empty((h, w, 3), np.uint8)
+    ref.flow_to_color(flow, lut, 12.0, want, 1, min_mag)
+    got = kernels.flow_to_color(cp.asarray(flow), cp.asarray(lut), 12.0, min_mag=min_mag).get()
+    np.testing.assert_array_equal(got[..., 1], want[..., 1])  # magnitude bins (and the mask) exact
+    dd = (got[..., 0].astype(np.int64) - want[..., 0]) % 100
+    assert np.isin(dd, [0, 1, 99]).all()
+    assert np.count_nonzero((got != want).any(axis=2)) <= n_special + 1e-3 * h * w
+
+
+@gpu_only
 def test_flow_to_color_numpy_in_numpy_out_and_public_api(cp):
     rng = np.random.default_rng(1)
     flow, n_special = _flow(rng, 40, 50)

@@ -88,18 +88,22 @@ class HaarPyramid:
         return len(self.details)
 
 
-def haar_forward(plane, levels: int = 1, *, backend: str | None = None) -> HaarPyramid:
+def haar_forward(plane, levels: int = 1, *, backend: str | None = None,
+                 threads: int | None = None) -> HaarPyramid:
     """Forward 2-D Haar transform of ``plane`` over ``levels`` levels.
 
     Integer input (uint8, uint16 with any bit depth up to 16) uses lossless lifting:
     ``haar_inverse(haar_forward(x))`` equals ``x`` bit for bit. A plane with an odd width or
     height is extended by replicating its last column/row before each level.
+    ``threads`` (default ``VPF_THREADS``, else 1) splits the rows of the native kernel between
+    threads where the plane is large enough for that to pay; the result does not depend on it.
     """
     plane = _check_plane(plane, "plane", "haar_forward")
     if not isinstance(levels, (int, np.integer)) or levels < 1:
         raise ParameterError(f"haar_forward: levels must be an integer >= 1, got {levels!r}",
                              parameter="levels")
     impl, xp = _backend.implementation(backend, plane)
+    nthreads = _backend.threads(threads)
     ddt = _reference.DETAIL_DTYPE[np.dtype(plane.dtype)]
     pyr = HaarPyramid(ll=plane)
     cur = plane
@@ -108,7 +112,7 @@ def haar_forward(plane, levels: int = 1, *, backend: str | None = None) -> HaarP
         hh_, ww_ = (h + 1) // 2, (w + 1) // 2
         ll = xp.empty((hh_, ww_), cur.dtype)
         bands = tuple(xp.empty((hh_, ww_), ddt) for _ in range(3))
-        impl.haar_fwd(cur, ll, *bands)
+        impl.haar_fwd(cur, ll, *bands, nthreads)
         pyr.details.append(bands)
         pyr.shapes.append((h, w))
         cur = ll
@@ -116,13 +120,17 @@ def haar_forward(plane, levels: int = 1, *, backend: str | None = None) -> HaarP
     return pyr
 
 
-def haar_inverse(pyramid: HaarPyramid, *, backend: str | None = None):
-    """Inverse of :func:`haar_forward`: rebuilds the plane from ``pyramid``."""
+def haar_inverse(pyramid: HaarPyramid, *, backend: str | None = None, threads: int | None = None):
+    """Inverse of :func:`haar_forward`: rebuilds the plane from ``pyramid``.
+
+    ``threads`` as for :func:`haar_forward`.
+    """
     if not isinstance(pyramid, HaarPyramid) or not pyramid.details:
         raise ParameterError("haar_inverse: pyramid must be a HaarPyramid with at least one level",
                              parameter="pyramid")
     cur = pyramid.ll
     impl, xp = _backend.implementation(backend, cur)
+    nthreads = _backend.threads(threads)
     for (lh, hl, hh), shape in zip(reversed(pyramid.details), reversed(pyramid.shapes)):
         expect = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
         for name, band in (("ll", cur), ("lh", lh), ("hl", hl), ("hh", hh)):
@@ -130,7 +138,7 @@ def haar_inverse(pyramid: HaarPyramid, *, backend: str | None = None):
                 raise FormatError(f"haar_inverse: band {name} has shape {tuple(band.shape)}, "
                                   f"expected {expect}", parameter=name)
         out = xp.empty(shape, cur.dtype)
-        impl.haar_inv(xp.ascontiguousarray(cur), lh, hl, hh, out)
+        impl.haar_inv(xp.ascontiguousarray(cur), lh, hl, hh, out, nthreads)
         cur = out
     return cur
 
@@ -221,8 +229,8 @@ def _fill_value(value, dtype):
 # ------------------------------------------------------------------------------------ flow
 
 
-def flow_to_color(flow, lut, max_mag: float | None = None, *, out=None, threads: int | None = None,
-                  backend: str | None = None):
+def flow_to_color(flow, lut, max_mag: float | None = None, *, min_mag: float = 0.0, out=None,
+                  threads: int | None = None, backend: str | None = None):
     """Colour a flow field through a lookup table.
 
     Parameters
@@ -234,6 +242,11 @@ def flow_to_color(flow, lut, max_mag: float | None = None, *, out=None, threads:
         magnitude bin (0 = no motion, n_mag - 1 = ``max_mag`` or more).
     max_mag : float, optional
         The magnitude mapped to the last bin; the frame's maximum when omitted.
+    min_mag : float, optional
+        Static-pixel mask in the same pass: when > 0, a pixel whose magnitude (float32
+        ``sqrt(u*u + v*v)``) is below ``min_mag``, or is not finite, gets entry ``lut[0, 0]`` (no
+        motion), and every other pixel a magnitude bin of at least 1, so slow motion never looks
+        static. 0 (default): no mask.
 
     Returns
     -------
@@ -264,10 +277,14 @@ def flow_to_color(flow, lut, max_mag: float | None = None, *, out=None, threads:
     if not np.isfinite(max_mag) or max_mag < 0:
         raise ParameterError(f"flow_to_color: max_mag must be finite and >= 0, got {max_mag}",
                              parameter="max_mag")
+    min_mag = float(min_mag)
+    if not np.isfinite(min_mag) or min_mag < 0:
+        raise ParameterError(f"flow_to_color: min_mag must be finite and >= 0, got {min_mag}",
+                             parameter="min_mag")
     h, w = flow.shape[:2]
     if out is None:
         out = xp.empty((h, w, 3), np.uint8)
-    impl.flow_to_color(flow, lut, max_mag, out, _backend.threads(threads))
+    impl.flow_to_color(flow, lut, max_mag, out, _backend.threads(threads), min_mag)
     return out
 
 

@@ -189,7 +189,7 @@ def _stride(a) -> np.int64:
 # ------------------------------------------------------------------------------ Haar
 
 
-def haar_fwd(src, ll, lh, hl, hh):
+def haar_fwd(src, ll, lh, hl, hh, threads=1):
     """One forward level: ``src`` (H, W) -> bands of shape (ceil(H/2), ceil(W/2))."""
     cp = _cupy()
     dtype = np.dtype(src.dtype)
@@ -213,7 +213,7 @@ def haar_fwd(src, ll, lh, hl, hh):
         _finish(dev, target)
 
 
-def haar_inv(ll, lh, hl, hh, dst):
+def haar_inv(ll, lh, hl, hh, dst, threads=1):
     """One inverse level: bands -> ``dst`` (H, W); exact inverse of :func:`haar_fwd`."""
     cp = _cupy()
     dtype = np.dtype(dst.dtype)
@@ -311,7 +311,7 @@ def mask_apply(src, dst, boxes, mode, param, passes, fx, fy, mask, value, thread
 # ------------------------------------------------------------------------------ flow
 
 
-def flow_to_color(flow, lut, max_mag, out, threads=1):
+def flow_to_color(flow, lut, max_mag, out, threads=1, min_mag=0.0):
     """Colour a (H, W, 2) float32 flow through ``lut`` (n_dir, n_mag, 3) into ``out`` (H, W, 3)."""
     cp = _cupy()
     f = _input(cp, flow, np.dtype(np.float32), None, "flow", "flow_to_color", ndim=3)
@@ -334,7 +334,8 @@ def flow_to_color(flow, lut, max_mag, out, threads=1):
         _flow_kernel()(_grid(w, h), _BLOCK,
                        (f, _stride(f), np.int32(w), np.int32(h), lut_d, np.int32(n_dir),
                         np.int32(n_mag), np.float32(1.0 / (2.0 * np.pi)), inv_max,
-                        np.int32(has_mag), dev, _stride(dev)))
+                        np.int32(has_mag), dev, _stride(dev),
+                        np.float32(min_mag) if min_mag > 0 else np.float32(0.0)))
     _finish(dev, target)
 
 

@@ -35,8 +35,11 @@ def _pad_even(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def haar_fwd(src, ll, lh, hl, hh):
-    """One forward level: ``src`` (H, W) -> bands of shape (ceil(H/2), ceil(W/2))."""
+def haar_fwd(src, ll, lh, hl, hh, threads=1):
+    """One forward level: ``src`` (H, W) -> bands of shape (ceil(H/2), ceil(W/2)).
+
+    ``threads`` is accepted for signature parity with the native kernel and ignored.
+    """
     x = _pad_even(np.asarray(src))
     if x.dtype == np.float32:
         a, b = x[0::2, 0::2], x[0::2, 1::2]
@@ -61,8 +64,11 @@ def haar_fwd(src, ll, lh, hl, hh):
     hh[...] = v_hh
 
 
-def haar_inv(ll, lh, hl, hh, dst):
-    """One inverse level: bands -> ``dst`` (H, W); exact inverse of :func:`haar_fwd`."""
+def haar_inv(ll, lh, hl, hh, dst, threads=1):
+    """One inverse level: bands -> ``dst`` (H, W); exact inverse of :func:`haar_fwd`.
+
+    ``threads`` is accepted for signature parity with the native kernel and ignored.
+    """
     h, w = dst.shape
     if dst.dtype == np.float32:
         half = np.float32(0.5)
@@ -195,7 +201,7 @@ def mask_apply(src, dst, boxes, mode, param, passes, fx, fy, mask, value, thread
 # ---------------------------------------------------------------------------------------------
 
 
-def flow_to_color(flow, lut, max_mag, out, threads=1):
+def flow_to_color(flow, lut, max_mag, out, threads=1, min_mag=0.0):
     flow = np.asarray(flow, np.float32)
     u = flow[..., 0]
     v = flow[..., 1]
@@ -207,13 +213,18 @@ def flow_to_color(flow, lut, max_mag, out, threads=1):
     turns = np.where(turns < 0, turns + np.float32(1.0), turns)
     di = (turns * np.float32(n_dir)).astype(np.int64)
     di = np.where(di >= n_dir, 0, di)
+    mag = np.sqrt(u * u + v * v)
     if max_mag > 0:
-        m = np.sqrt(u * u + v * v) * np.float32(1.0 / max_mag)
+        m = mag * np.float32(1.0 / max_mag)
         m = np.minimum(m, np.float32(1.0))
         mi = (m * np.float32(n_mag - 1) + np.float32(0.5)).astype(np.int64)
         mi = np.minimum(mi, n_mag - 1)
     else:
         mi = np.zeros(u.shape, np.int64)
+    if min_mag > 0:  # static pixels -> entry (0, 0); moving ones never fall into bin 0
+        moving = mag >= np.float32(min_mag)
+        mi = np.where(moving, np.maximum(mi, min(1, n_mag - 1)), 0)
+        di = np.where(moving, di, 0)
     out[...] = lut[di, mi]
 
 
