@@ -25,7 +25,8 @@ def register(subparsers, commands) -> None:
     r.add_argument("--key", default=None, metavar="KEY", help="key file (vpf keygen); needed "
                    "for exact restore")
     r.add_argument("--data", default=None, metavar="SIDECAR",
-                   help="restore data (default PROTECTED.vpfr)")
+                   help="restore-data sidecar (default: the data embedded in an "
+                   "MKV PROTECTED, else PROTECTED.vpfr)")
     r.add_argument("--codec", default="ffv1", help="encoder of OUTPUT (ffv1: lossless)")
     r.add_argument("--crf", type=float, default=18, help="quality for x264/x265 (18)")
     r.add_argument("--learned", type=int, choices=(2, 4), default=None, metavar="FACTOR",

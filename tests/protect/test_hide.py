@@ -195,23 +195,20 @@ def test_midstream_extraction_after_keyframe_cut(tmp_path):
     assert got.payload == b"id 4711: mid-stream" and got.mode == "robust"
 
 
-def test_cli_extract(tmp_path, capsys):
+def test_cli_extract(tmp_path, capsys, monkeypatch):
     import vpfilters.cli as cli
 
     marked = tmp_path / "m.png"
     from vpfilters.hosts.pyav import transcode
 
     transcode(KODAK / "kodim03.png", marked, "hide=payload=hello:key=k1", progress=False)
-    cli.COMMAND_MODULES = ("vpfilters.cli_hide",)
-    try:
-        assert cli.main(["extract", str(marked), "--key", "k1"]) == 0
-        assert capsys.readouterr().out.strip() == "hello"
-        assert cli.main(["extract", str(marked), "--key", "nope"]) == 3
-        assert "wrong key" in capsys.readouterr().err
-        assert cli.main(["extract", str(KODAK / "kodim03.png")]) == 4
-        assert "no payload found" in capsys.readouterr().err
-    finally:
-        cli.COMMAND_MODULES = ()
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("vpfilters.cli_hide",))
+    assert cli.main(["extract", str(marked), "--key", "k1"]) == 0
+    assert capsys.readouterr().out.strip() == "hello"
+    assert cli.main(["extract", str(marked), "--key", "nope"]) == 3
+    assert "wrong key" in capsys.readouterr().err
+    assert cli.main(["extract", str(KODAK / "kodim03.png")]) == 4
+    assert "no payload found" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("fmt", ["gray10", "yuv444p"])

@@ -95,11 +95,77 @@ def test_region_mode_restores_exactly_and_leaves_the_rest(kodak_images, key, tmp
         np.testing.assert_array_equal(a, b)
 
 
+def test_region_blocks_scale_large_regions_and_restore_exactly(kodak_images, key, tmp_path):
+    """blocks=N: a region spanning more than N LL samples at the factor gets more levels (its
+    own, kept in its encrypted record); restore is still bit-exact, overlaps included."""
+    from vpfilters.protect.rescale import region_factor
+
+    assert region_factor((0, 0, 48, 30), 4, 0) == 4
+    assert region_factor((0, 0, 48, 30), 4, 4) == 16  # 48 px: 12 -> 6 -> 3 samples
+    assert region_factor((0, 0, 10, 10), 4, 4) == 4
+    assert region_factor((0, 0, 10 ** 6, 10), 2, 1) == 256  # capped at MAX_REGION_LEVELS
+    f = _yuv420(kodak_images[3], 240, 320)
+    boxes = [(16, 16, 64, 64), (150, 40, 300, 200), (40, 40, 180, 120)]
+    outs = _run([f], {"factor": 4, "region": "targets", "box": boxes, "blocks": 4}, key,
+                tmp_path / "d.vpfr")
+    y = outs[0].planes[0]
+    # the second region is the last one written over (150..300, 40..200): 150 px / 4 -> x64
+    # blocks; the third overlaps it, so check a corner only the second covers
+    blk = y[128:192, 256:300]
+    assert (blk == blk[0, 0]).all()
+    back = _restore(outs, key, tmp_path / "d.vpfr")[0]
+    for a, b in zip(f.planes, back.planes):
+        np.testing.assert_array_equal(a, b)
+    assert rd.RestoreReader(tmp_path / "d.vpfr", rd.read_key(key)).header["blocks"] == 4
+
+
+def test_region_margin_defaults_to_the_whole_head(monkeypatch):
+    """Detections get DETECTION_MARGIN (not the detector's masking padding); pad= replaces it and
+    also grows fixed boxes, which are otherwise taken as given."""
+    import vpfilters.detect as det
+    from vpfilters.core.region import Region
+    from vpfilters.protect import rescale
+
+    seen = []
+
+    def fake(frame, targets, pad=None, **kw):
+        seen.append(pad)
+        return [Region((40.0, 40.0, 60.0, 60.0), "face")]
+
+    monkeypatch.setattr(det, "detect_regions", fake)
+    f = Frame([np.zeros((128, 128), np.uint8)] * 3, "yuv444p")
+    Rescale(region="targets").regions(f, None)
+    Rescale(region="targets", pad=0.1).regions(f, None)
+    assert seen == [rescale.DETECTION_MARGIN, 0.1] and rescale.DETECTION_MARGIN == 0.5
+    (r,) = Rescale(region="targets", box=[(10, 10, 30, 30)]).regions(f, None)
+    assert r.box == (10, 10, 30, 30)
+    (r,) = Rescale(region="targets", box=[(10, 10, 30, 30)], pad=4).regions(f, None)
+    assert r.box == (6, 6, 34, 34)
+
+
+def test_pack_details_layout():
+    from vpfilters.protect.rescale import pack_details, unpack_details
+
+    rng = np.random.default_rng(1)
+    for hi in (100, 300, 40000):
+        dets = [[tuple(rng.integers(-hi, hi, (4, 6)).astype(np.int32) for _ in range(3))],
+                [tuple(rng.integers(-hi, hi, (2, 3)).astype(np.int32) for _ in range(3))]]
+        buf = pack_details(dets)
+        assert buf[0] == (1 if hi < 128 else 2 if hi < 32768 else 4)
+        flat = np.concatenate([b.ravel() for p in dets for lv in p for b in lv])
+        assert np.array_equal(buf[1:].view({1: "i1", 2: "<i2", 4: "<i4"}[int(buf[0])]), flat)
+        back = unpack_details(buf.tobytes(), [(8, 12), (4, 6)], 1, np.int32)
+        assert all(np.array_equal(a, b) for p, q in zip(back, dets) for x, y in zip(p, q)
+                   for a, b in zip(x, y))
+
+
 def test_exact_without_key_refuses(tmp_path):
     with pytest.raises(ParameterError, match="key"):
         Rescale(restore="exact", data=str(tmp_path / "d.vpfr"))
+    # no data=: only a host that binds its output (PyAV) can store the restore data itself
+    p = Rescale(restore="exact", key=str(rd.generate_key(tmp_path / "k")))
     with pytest.raises(ParameterError, match="data"):
-        Rescale(restore="exact", key=str(rd.generate_key(tmp_path / "k")))
+        p.open(StreamInfo(64, 64, "yuv420p"))
 
 
 def test_wrong_key_and_tampering_give_clear_errors(kodak_images, key, tmp_path):
@@ -171,6 +237,127 @@ def test_video_close_after_h264_crf18(tmp_path, shared_data):
     errs = _video(tmp_path, shared_data, "libx264", 18)
     psnr_y = 10 * np.log10(255 ** 2 / errs[:, 0].mean())
     assert psnr_y >= 45, psnr_y
+
+
+def _protect_clip(tmp_path, shared_data, out_name, n=3, codec="ffv1", data=None):
+    from vpfilters.hosts.pyav import transcode
+
+    src = shared_data / "intel_sample_videos" / "one-by-one-person-detection.mp4"
+    key = tmp_path / "e.key"
+    if not key.exists():
+        rd.generate_key(key)
+    spec = f"rescale=factor=2:restore=exact:key={key}" + (f":data={data}" if data else "")
+    transcode(src, tmp_path / out_name, spec, codec=codec, crf=18, progress=False, max_frames=n)
+    return src, key
+
+
+def _originals(src, n):
+    from vpfilters.hosts.pyav import frame_to_core
+
+    av = pytest.importorskip("av")
+    with av.open(str(src)) as c:
+        return [[p.copy() for p in frame_to_core(fr, i)[0].planes]
+                for i, fr in zip(range(n), c.decode(video=0))]
+
+
+def _cli_restore(*argv):
+    from vpfilters import cli_rescale
+
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="command")
+    commands = {}
+    cli_rescale.register(sub, commands)
+    args = ap.parse_args(["restore", *map(str, argv), "--quiet"])
+    return commands["restore"](args)
+
+
+def test_mkv_holds_the_restore_data_and_restores_bit_exact(tmp_path, shared_data, monkeypatch):
+    """One file: no data= -> the encrypted restore data is an MKV attachment; `vpf restore`
+    finds it there without --data; FFV1 round trip is bit-exact."""
+    from vpfilters.protect import rescale
+
+    av = pytest.importorskip("av")
+    src, key = _protect_clip(tmp_path, shared_data, "p.mkv")
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["e.key", "p.mkv"]  # no sidecar, no temp
+    with av.open(str(tmp_path / "p.mkv")) as c:
+        att = [s for s in c.streams if s.type == "attachment"]
+        assert len(att) == 1 and att[0].mimetype == rd.MIMETYPE
+        assert bytes(att[0].data)[:4] == rd.MAGIC
+    seen = []
+    real = rescale.restore_frame
+    monkeypatch.setattr(rescale, "restore_frame",
+                        lambda fr, *a: seen.append(real(fr, *a)) or seen[-1])
+    assert _cli_restore(tmp_path / "p.mkv", tmp_path / "r.mkv", "--key", key) == 0
+    orig = _originals(src, 3)
+    assert len(seen) == 3
+    for fr, o in zip(seen, orig):
+        for a, b in zip(fr.planes, o):
+            assert np.array_equal(a, b)
+    # the restored file decodes to the original too (FFV1)
+    with av.open(str(tmp_path / "r.mkv")) as c:
+        from vpfilters.hosts.pyav import frame_to_core
+
+        back = [frame_to_core(f, i)[0].planes[0].copy() for i, f in enumerate(c.decode(video=0))]
+    assert len(back) == 3 and all(np.array_equal(a, o[0]) for a, o in zip(back, orig))
+
+
+def test_embedded_restore_data_wrong_key_and_tampering(tmp_path, shared_data):
+    _, key = _protect_clip(tmp_path, shared_data, "p.mkv", n=2)
+    other = rd.generate_key(tmp_path / "other.key")
+    with pytest.raises(rd.WrongKey, match="wrong key"):
+        _cli_restore(tmp_path / "p.mkv", tmp_path / "r.mkv", "--key", other)
+    assert not (tmp_path / "r.mkv").exists()
+    # flip one bit of the last record's ciphertext inside the MKV's attachment
+    raw = bytearray((tmp_path / "p.mkv").read_bytes())
+    data = rd.read_embedded(tmp_path / "p.mkv")
+    assert rd._dump_attachment(tmp_path / "p.mkv") == data  # the path for PyAV < 13
+    at = bytes(raw).find(data)
+    assert at > 0
+    raw[at + len(data) - 5] ^= 1
+    (tmp_path / "bad.mkv").write_bytes(bytes(raw))
+    with pytest.raises(rd.TamperedData, match="frame 1"):
+        _cli_restore(tmp_path / "bad.mkv", tmp_path / "r.mkv", "--key", key)
+    assert not (tmp_path / "r.mkv").exists()
+    assert not [x for x in tmp_path.iterdir() if ".part" in x.name]
+
+
+def test_other_containers_get_the_sidecar_and_data_overrides(tmp_path, shared_data):
+    src, key = _protect_clip(tmp_path, shared_data, "p.mp4", n=2)
+    assert (tmp_path / "p.mp4.vpfr").exists()
+    assert rd.read_embedded(tmp_path / "p.mp4") is None
+    assert _cli_restore(tmp_path / "p.mp4", tmp_path / "r.mkv", "--key", key) == 0
+    # an explicit data= for an MKV keeps a sidecar there; --data reads it
+    _protect_clip(tmp_path, shared_data, "q.mkv", n=2, data=tmp_path / "q.side")
+    assert rd.read_embedded(tmp_path / "q.mkv") is None and (tmp_path / "q.side").exists()
+    assert _cli_restore(tmp_path / "q.mkv", tmp_path / "r2.mkv", "--key", tmp_path / "e.key",
+                        "--data", tmp_path / "q.side") == 0
+    with pytest.raises(Exception, match="no restore data"):
+        _cli_restore(tmp_path / "q.mkv", tmp_path / "r3.mkv", "--key", tmp_path / "e.key")
+    assert not (tmp_path / "r3.mkv").exists()
+
+
+def test_vpf_protect_then_restore_one_file(tmp_path, shared_data):
+    from vpfilters.cli import main
+
+    src = shared_data / "intel_sample_videos" / "one-by-one-person-detection.mp4"
+    key = rd.generate_key(tmp_path / "k.key")
+    assert main(["protect", str(src), str(tmp_path / "low.mkv"), "--codec", "ffv1", "--frames",
+                 "2", "--quiet", "--filter", f"rescale=factor=4:restore=exact:key={key}"]) == 0
+    assert main(["restore", str(tmp_path / "low.mkv"), str(tmp_path / "back.mkv"), "--key",
+                 str(key), "--quiet"]) == 0
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["back.mkv", "k.key", "low.mkv"]
+
+
+def test_failed_embedding_leaves_no_output(tmp_path, shared_data, monkeypatch):
+    from vpfilters.errors import OutputError
+
+    def boom(video, data):
+        raise OutputError("embedding failed (test)", file=video)
+
+    monkeypatch.setattr(rd, "embed_in_mkv", boom)
+    with pytest.raises(OutputError, match="embedding"):
+        _protect_clip(tmp_path, shared_data, "p.mkv", n=2)
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["e.key"]
 
 
 def test_cli_keygen_and_restore_parse(tmp_path):

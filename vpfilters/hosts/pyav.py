@@ -607,11 +607,13 @@ def transcode(src, dst, spec, codec: str = "libx264", crf: float = 23, preset: s
 
     t0 = time.monotonic()
     records: list = []
+    _bind_output(pipeline, dst_p)
     try:
         with _io.atomic_output(dst_p) as tmp:
             summary = _VideoJob(src_s, dst_p, tmp, pipeline, enc, crf, preset, keep_metadata,
                                 progress, threads, max_frames, live, info, open_timeout,
                                 read_timeout, records).run()
+            _finalize_output(pipeline, tmp)
     finally:
         pipeline.close()
     summary["seconds"] = round(time.monotonic() - t0, 3)
@@ -619,6 +621,21 @@ def transcode(src, dst, spec, codec: str = "libx264", crf: float = 23, preset: s
     if json_path is not None:
         _write_json(json_path, summary, records)
     return summary
+
+
+def _bind_output(pipeline, dst) -> None:
+    """Output hooks of protectors that store side data with the video (rescale's restore data):
+    ``bind_output(final_path)`` before the run; ``finalize_output(tmp_path)`` once the video is
+    complete in its temporary file, before that is renamed (a failure there leaves no output)."""
+    for p in pipeline.protectors:
+        if hasattr(p, "bind_output"):
+            p.bind_output(dst)
+
+
+def _finalize_output(pipeline, tmp) -> None:
+    for p in pipeline.protectors:
+        if hasattr(p, "finalize_output"):
+            p.finalize_output(tmp)
 
 
 def _check_json_path(json_path, src, dst) -> None:

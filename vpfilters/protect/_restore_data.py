@@ -1,4 +1,8 @@
-"""Encrypted restore data of invertible rescaling: key files and the ``.vpfr`` sidecar format.
+"""Encrypted restore data of invertible rescaling: key files and the ``.vpfr`` format.
+
+The same bytes are stored either as a sidecar file or, for an MKV output, inside the video as a
+Matroska attachment (MIME type :data:`MIMETYPE`, file name ``restore.vpfr``): see
+:func:`embed_in_mkv` and :func:`read_embedded`.
 
 A sidecar is::
 
@@ -18,6 +22,7 @@ A wrong key fails the key check (:class:`WrongKey`); an altered record fails its
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import struct
@@ -136,19 +141,24 @@ class RestoreWriter:
 class RestoreReader:
     """Opens a sidecar, checks the key and indexes its records; :meth:`get` decrypts one frame's."""
 
-    def __init__(self, path, key: bytes):
+    def __init__(self, path, key: bytes, *, data: bytes | None = None):
         import mmap
 
         self.path = Path(path)
-        try:
-            with open(self.path, "rb") as fh:
-                self.data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read the restore data ({getattr(exc, 'strerror', None) or exc})",
-                             file=self.path, parameter="data") from None
+        self._map = None
+        if data is not None:  # embedded in a video (``path`` names the video, for messages)
+            self.data = data
+        else:
+            try:
+                with open(self.path, "rb") as fh:
+                    self.data = self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError) as exc:
+                raise InputError(f"cannot read the restore data "
+                                 f"({getattr(exc, 'strerror', None) or exc})",
+                                 file=self.path, parameter="data") from None
         data = self.data
         if len(data) < 9 or data[:4] != MAGIC:
-            raise InputError("not a vpfilters restore-data file (.vpfr)", file=self.path,
+            raise InputError("not vpfilters restore data (.vpfr)", file=self.path,
                              parameter="data")
         if data[4] != VERSION:
             raise InputError(f"restore data version {data[4]} is not supported (expected "
@@ -199,7 +209,90 @@ class RestoreReader:
         return out
 
     def close(self) -> None:
-        self.data.close()
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+
+
+# ------------------------------------------------------------------------------------ in a video
+
+#: MIME type and file name of the restore data embedded in a Matroska file as an attachment.
+MIMETYPE = "application/x-vpfilters-restore"
+ATTACHMENT_NAME = "restore.vpfr"
+#: output suffixes whose container takes the restore data as an attachment (others: sidecar)
+EMBED_SUFFIXES = (".mkv",)
+
+
+def embed_in_mkv(video, data) -> None:
+    """Put the restore-data file ``data`` into the Matroska file ``video`` as an attachment.
+
+    The streams are copied as they are (a remux by the ``ffmpeg`` program into a temporary file
+    beside ``video``, which then replaces it); any earlier restore-data attachment is dropped.
+    Raises :class:`OutputError` when ffmpeg is missing or fails (``video`` is then unchanged).
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    video = Path(video)
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise OutputError("embedding the restore data in the MKV needs the ffmpeg program; "
+                          "install it or give data=PATH for a sidecar", file=video,
+                          parameter="data")
+    fd, tmp = tempfile.mkstemp(prefix=f".{video.stem}.", suffix=".embed.mkv", dir=video.parent)
+    os.close(fd)
+    try:
+        cmd = [exe, "-nostdin", "-v", "error", "-y", "-i", str(video), "-map", "0",
+               "-map", "-0:t", "-c", "copy", "-attach", str(data),
+               "-metadata:s:t:0", f"mimetype={MIMETYPE}",
+               "-metadata:s:t:0", f"filename={ATTACHMENT_NAME}", "-f", "matroska", tmp]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        if run.returncode != 0:
+            raise OutputError(f"embedding the restore data failed (ffmpeg: "
+                              f"{run.stderr.strip()[-300:] or run.returncode})", file=video,
+                              parameter="data")
+        os.replace(tmp, video)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def read_embedded(video) -> bytes | None:
+    """The restore data attached to ``video`` (a Matroska attachment), or None if it has none."""
+    import av
+
+    try:
+        with av.open(str(video)) as c:
+            for st in c.streams:
+                if st.type != "attachment":
+                    continue
+                mime = getattr(st, "mimetype", None)
+                name = getattr(st, "name", None)
+                if mime is None and name is None:  # PyAV without attachment streams
+                    return _dump_attachment(video)
+                if mime == MIMETYPE or name == ATTACHMENT_NAME:
+                    return bytes(st.data)
+    except av.error.FFmpegError as exc:
+        raise InputError(f"not a readable video ({exc.strerror or exc})", file=video) from None
+    return None
+
+
+def _dump_attachment(video) -> bytes | None:
+    """Older PyAV: the restore-data attachment through ``ffmpeg -dump_attachment``."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / ATTACHMENT_NAME
+        subprocess.run([exe, "-nostdin", "-v", "error", "-y",
+                        f"-dump_attachment:m:mimetype:{MIMETYPE}", str(out), "-i", str(video)],
+                       capture_output=True)
+        return out.read_bytes() if out.exists() else None
 
 
 # ------------------------------------------------------------------------------------ packing
