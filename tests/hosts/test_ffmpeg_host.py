@@ -273,6 +273,50 @@ def test_constant_rate_files_take_raw_pipes_and_match_nut(clip, tmp_path, monkey
     assert len(a) == len(b) == 1 and a[0]["codec_name"] == b[0]["codec_name"] == "aac"
 
 
+@pytest.mark.parametrize("spec", [SPEC, ("blur=box=10/330/200/360+600/0/768/20:feather=3:strength=4,"
+                                   "pixelate=box=0/150/768/170:strength=6")])
+def test_spliced_rows_give_the_same_bytes_as_the_full_read(clip, tmp_path, monkeypatch, spec):
+    spliced = run(clip, tmp_path / "s.mkv", spec, codec="ffv1", progress=False)
+    assert spliced["pipes"] == "raw" and spliced["spliced"] and spliced["frames"] == N
+    monkeypatch.setenv("VPF_FFMPEG_SPLICE", "0")
+    full = run(clip, tmp_path / "f.mkv", spec, codec="ffv1", progress=False)
+    assert full["pipes"] == "raw" and not full["spliced"]
+    assert_same(decode(tmp_path / "s.mkv"), decode(tmp_path / "f.mkv"))
+
+
+class RowsBoom(Protector):
+    """Declares the rows it touches (so the host splices the rest), then fails on frame 5."""
+
+    name = "test_ff_rows_boom"
+
+    def touched_rows(self, info):
+        return [[(0, 8)], [(0, 4)], [(0, 4)]]
+
+    def process(self, frame, ctx):
+        if frame.index == 5:
+            raise RuntimeError("detector crashed")
+        frame.planes[0][:8] = 0
+        return frame
+
+
+@pytest.mark.parametrize("on_error", ["protect", "stop"])
+def test_a_failure_after_splicing_stops_the_run_and_leaves_nothing(clip, tmp_path, on_error):
+    register(RowsBoom)
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(ProtectionError) as err:
+        run(clip, dst, "test_ff_rows_boom", on_error=on_error, progress=False)
+    assert err.value.frame == 5
+    assert nothing_at(dst)
+
+
+def test_protectors_that_may_touch_any_row_are_not_spliced(clip, tmp_path):
+    register(Replace)
+    s = run(clip, tmp_path / "o.mkv", f"{SPEC},test_ff_replace", codec="ffv1", progress=False)
+    assert s["pipes"] == "raw" and not s["spliced"]
+    s = run(clip, tmp_path / "o.mkv", "fill=box=0/0/768/432", codec="ffv1", progress=False)
+    assert not s["spliced"]  # nothing to spare
+
+
 def test_raw_pipes_keep_a_late_start_in_sync(clip, tmp_path):
     src = tmp_path / "late.mkv"  # video and audio start 0.5 s in
     ff("-i", clip, "-c", "copy", "-output_ts_offset", 0.5, src)

@@ -23,6 +23,14 @@ How frames travel
   encoder straight from the source file. Chosen when ffprobe's base and average frame rates agree
   and the input is a plain file (not live, not an image pattern, not rotated, no
   ``input_kwargs``); ``VPF_FFMPEG_PIPE=nut`` forces the NUT pipes.
+* **Rows no protector touches skip Python** (raw pipes, Linux): when every protector declares
+  the rows it may read or write (``touched_rows(info)``; fixed-box masks do, detection does not)
+  and no look-ahead is needed, only those rows are read into the frame buffer; the others move
+  from the decoder's pipe to the encoder's with ``splice(2)`` (page references, no copy): rows
+  before the first touched ones at once, gaps between touched rows through holding pipes until
+  the frame is protected, rows after them once it is. The encoder gets the same bytes as with the
+  full read (``VPF_FFMPEG_SPLICE=0``). A protection error on such a frame stops the run (the
+  output is discarded): rows already passed on cannot be replaced by a hidden frame.
 * **Otherwise timestamps travel with the frames.** The raw frames go through a NUT pipe: NUT
   carries each frame's pts in the source's own time base, so variable frame rate input keeps its
   exact timing (``-fps_mode passthrough`` and ``-enc_time_base -1`` on both sides; nothing is
@@ -171,6 +179,28 @@ def _popen(args: list[str], **kw) -> subprocess.Popen:
     except FileNotFoundError:
         raise VpfError(f"'{args[0]}' was not found; install ffmpeg (Debian: apt install ffmpeg)",
                        parameter="ffmpeg") from None
+
+
+def _wait(proc: subprocess.Popen, timeout: float) -> int:
+    """``proc.wait(timeout)`` that returns as soon as the child exits.
+
+    Popen.wait with a timeout polls with sleeps of up to 50 ms, which the end of every run would
+    wait out; a pidfd (Linux 5.3+) wakes up at the exit. Raises subprocess.TimeoutExpired.
+    """
+    if proc.returncode is None and hasattr(os, "pidfd_open"):
+        try:
+            fd = os.pidfd_open(proc.pid)
+        except OSError:
+            fd = None
+        if fd is not None:
+            import select
+
+            try:
+                if not select.select([fd], [], [], timeout)[0]:
+                    raise subprocess.TimeoutExpired(proc.args, timeout)
+            finally:
+                os.close(fd)
+    return proc.wait(timeout=timeout)
 
 
 def _kill(proc: subprocess.Popen | None) -> None:
@@ -904,7 +934,7 @@ class _Run:
         with contextlib.suppress(OSError):
             self.enc.stdin.close()
         try:
-            rc = self.enc.wait(timeout=600)
+            rc = _wait(self.enc, 600)
         except subprocess.TimeoutExpired:
             raise OutputError("the ffmpeg encoder did not finish within 10 minutes of the last "
                               "frame", file=self.dst) from None
@@ -917,10 +947,11 @@ class _Run:
                 "seconds": seconds, "output": str(self.dst),
                 "failed_frames": list(self.pipeline.failed_frames), "truncated": truncated,
                 "expected_frames": self.source.expected, "format": core,
-                "rotation": self.source.rotation, "pipes": "nut"}
+                "rotation": self.source.rotation, "pipes": "nut", "spliced": False}
 
     def run_raw(self, tmp: str, t0: float) -> dict:
         """Bare raw pipes: frames read into reused buffers, protected in place, written on."""
+        self.tmp = tmp
         self.open_decoder()
         raw_fmt = self.raw_fmt
         core, order, forced_range = RAW_FORMATS[raw_fmt]
@@ -932,13 +963,22 @@ class _Run:
         if src.others and not self.keep_metadata:
             log.info("%s: %s not copied (identifying metadata; keep_metadata=True keeps them)",
                      self.src, ", ".join(src.others))
-        self.pipeline.open(StreamInfo(src.width, src.height, core, src.fps, src.expected,
-                                      self.src, src.still))
+        info = StreamInfo(src.width, src.height, core, src.fps, src.expected, self.src, src.still)
+        self.pipeline.open(info)
         self.open_raw_encoder(tmp, _encoder_colour(colour, family, forced_range))
 
-        size = sum(h * w for h, w in shapes) * (1 if FORMATS[core][1] == 8 else 2)
+        bps = 1 if FORMATS[core][1] == 8 else 2
+        size = sum(h * w for h, w in shapes) * bps
         window = self.pipeline.window
         writer = _PipeWriter(self.enc.stdin.fileno())
+        splicer = None
+        if window == 0 and self.max_frames is None:
+            splicer = _Splicer.plan(self.pipeline, info, shapes, order, bps, size)
+        if splicer is not None:
+            try:
+                return self.run_spliced(splicer, writer, shapes, core, order, props, size, t0)
+            finally:
+                splicer.close()
         # A buffer is read into again only when its frame has left the pipe: frames wait in
         # `pending` for their look-ahead (window), and vmsplice'd pages stay in the pipe until the
         # encoder reads them (at most its capacity), so the ring holds both plus the frame read.
@@ -1015,7 +1055,7 @@ class _Run:
         with contextlib.suppress(OSError):
             self.enc.stdin.close()
         try:
-            rc = self.enc.wait(timeout=600)  # `buffers` stay alive until then (vmsplice'd pages)
+            rc = _wait(self.enc, 600)  # `buffers` stay alive until then (vmsplice'd pages)
         except subprocess.TimeoutExpired:
             raise OutputError("the ffmpeg encoder did not finish within 10 minutes of the last "
                               "frame", file=self.dst) from None
@@ -1029,14 +1069,90 @@ class _Run:
                 "seconds": seconds, "output": str(self.dst),
                 "failed_frames": list(self.pipeline.failed_frames), "truncated": truncated,
                 "expected_frames": src.expected, "format": core, "rotation": src.rotation,
-                "pipes": "raw"}
+                "pipes": "raw", "spliced": False}
+
+    def run_spliced(self, sp: _Splicer, writer: _PipeWriter, shapes, core, order, props,
+                    size: int, t0: float) -> dict:
+        """Bare raw pipes where every protector declared the rows it touches (fixed boxes).
+
+        Per frame, only those rows are read into Python; the others move from the decoder's pipe
+        to the encoder's with splice(2) (page references, no copy): the rows before the first
+        touched ones straight away, the gaps between touched rows into holding pipes until the
+        frame is protected, the rows after them once it is. The encoder receives exactly the
+        bytes of the full path. Fail closed: rows already passed on cannot be recalled, so a
+        frame whose protection fails stops the run (the output is discarded) instead of being
+        hidden whole.
+        """
+        from vpfilters.errors import ProtectionError
+
+        src = self.source
+        wfd = self.enc.stdin.fileno()
+        rfd = self.dec.stdout.fileno()
+        ring = 2 + (-(-writer.capacity // size) if writer.zero_copy else 0)
+        buffers = [bytearray(size) for _ in range(ring)]
+        tb = 1 / Fraction(src.rate)
+        bar = _progress_bar(src.estimate, self.progress, Path(str(self.src)).name)
+
+        def to_encoder(fn, index, *args):
+            try:
+                return fn(*args)
+            except OSError as exc:
+                self.encoder_failed(index, exc)
+
+        try:
+            while True:
+                i = self.frames_in
+                buf = memoryview(buffers[i % len(buffers)])
+                if not to_encoder(sp.take, i, rfd, wfd, buf):
+                    break  # the end (a frame cut short: the decoder died; finish_decoder says)
+                planes = _views(buf, core, shapes, order, i, self.src)
+                frame = Frame(planes, core, i, dict(props), i, tb)
+                self.frames_in += 1
+                failed = len(self.pipeline.failed_frames)
+                out = self.pipeline.process(frame, FrameContext(i, None, 0, None))
+                if len(self.pipeline.failed_frames) != failed:
+                    raise ProtectionError("protection failed on a frame whose untouched rows had "
+                                          "already been passed on; the run stops and the output "
+                                          "is discarded", frame=i)
+                for dst_plane, out_plane in zip(planes, out.planes, strict=True):
+                    if not _same_view(dst_plane, out_plane):
+                        if out_plane.shape != dst_plane.shape:
+                            raise FormatError("a protector changed the picture size; the "
+                                              "ffmpeg host keeps it", file=self.src, frame=i)
+                        dst_plane[...] = out_plane
+                if not to_encoder(sp.give, i, rfd, wfd, buf, writer):
+                    break  # cut short in its last rows: the encoder drops the partial frame
+                self.frames_out += 1
+                bar.update(1)
+        finally:
+            bar.close()
+
+        truncated = self.finish_decoder()
+        with contextlib.suppress(OSError):
+            self.enc.stdin.close()
+        try:
+            rc = _wait(self.enc, 600)  # `buffers` stay alive until then (vmsplice'd pages)
+        except subprocess.TimeoutExpired:
+            raise OutputError("the ffmpeg encoder did not finish within 10 minutes of the last "
+                              "frame", file=self.dst) from None
+        del buffers
+        if rc != 0:
+            self.encoder_failed(None)
+        if not os.path.exists(self.tmp) or os.path.getsize(self.tmp) == 0:
+            raise OutputError(f"the encoder wrote nothing{self.enc_log.tail()}", file=self.dst)
+        seconds = time.monotonic() - t0
+        return {"frames": self.frames_out, "fps": self.frames_out / seconds if seconds else 0.0,
+                "seconds": seconds, "output": str(self.dst),
+                "failed_frames": list(self.pipeline.failed_frames), "truncated": truncated,
+                "expected_frames": src.expected, "format": core, "rotation": src.rotation,
+                "pipes": "raw", "spliced": True}
 
     def finish_decoder(self) -> bool:
         """Check how the decoder ended; True (and a warning) when the input ended early."""
         if self.stopped:
             return False
         try:
-            rc = self.dec.wait(timeout=30)
+            rc = _wait(self.dec, 30)
         except subprocess.TimeoutExpired:
             raise InputError("the ffmpeg decoder did not exit after its output ended",
                              file=self.src) from None
@@ -1085,6 +1201,164 @@ class _Run:
         for t in (self.dec_log, self.enc_log):
             if t is not None:
                 t.join(timeout=2)
+
+
+def _splice_exact(src: int, dst: int, n: int) -> bool:
+    """Move ``n`` bytes from pipe ``src`` to pipe ``dst`` (no copy); False at end of input."""
+    while n:
+        k = os.splice(src, dst, n)
+        if k == 0:
+            return False
+        n -= k
+    return True
+
+
+def _read_exact(fd: int, view: memoryview) -> bool:
+    got, size = 0, len(view)
+    while got < size:
+        k = os.readv(fd, [view[got:]])
+        if k == 0:
+            return False
+        got += k
+    return True
+
+
+class _Splicer:
+    """How one raw frame crosses the host when the protectors touch only some rows of it.
+
+    ``segments`` covers the frame in order with (kind, offset, length): ``head`` (spliced to the
+    encoder at once), ``read`` (read into the frame buffer, written from it after protection),
+    ``hold`` (spliced into holding pipe ``j`` while the frame is read, then on to the encoder)
+    and ``tail`` (spliced to the encoder after protection).
+    """
+
+    MAX_HOLDS = 8
+
+    def __init__(self, segments, holds):
+        self.segments = segments
+        self.holds = holds  # [(read fd, write fd)]
+
+    @classmethod
+    def plan(cls, pipeline: Pipeline, info: StreamInfo, shapes, order, bps: int, size: int):
+        """A splicer for this stream, or None (a protector may touch any row, no splice(2), or
+        too little of the frame would be spared to pay for the extra system calls)."""
+        if (not hasattr(os, "splice") or not sys.platform.startswith("linux")
+                or os.environ.get("VPF_FFMPEG_SPLICE", "1") == "0"):
+            return None
+        n = len(shapes)
+        rows: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+        for p in pipeline.protectors:
+            fn = getattr(p, "touched_rows", None)
+            got = fn(info) if fn is not None else None
+            if got is None or len(got) != n:
+                return None
+            for k in range(n):
+                rows[k].extend(got[k])
+        # touched byte ranges in memory order (planes travel in `order`'s inverse)
+        touched, at = [], 0
+        for m, (h, w) in enumerate(shapes):
+            k = order.index(m) if order is not None else m
+            for y0, y1 in rows[k]:
+                y0, y1 = max(0, int(y0)), min(h, int(y1))
+                if y1 > y0:
+                    touched.append((at + y0 * w * bps, at + y1 * w * bps))
+            at += h * w * bps
+        touched.sort()
+        merged: list[list[int]] = []
+        for a, b in touched:
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        if sum(b - a for a, b in merged) > size * 0.8:
+            return None
+        segments, holds, pos = [], [], 0
+        try:
+            for idx, (a, b) in enumerate(merged):
+                if a > pos:
+                    kind = "head" if idx == 0 else "hold"
+                    if kind == "hold":
+                        pipe = cls._hold_pipe(a - pos) if len(holds) < cls.MAX_HOLDS else None
+                        if pipe is None:
+                            kind = "read"
+                        else:
+                            holds.append(pipe)
+                    segments.append((kind, pos, a - pos, len(holds) - 1))
+                segments.append(("read", a, b - a, -1))
+                pos = b
+            if pos < size:
+                segments.append(("tail", pos, size - pos, -1))
+        except BaseException:
+            for r, w in holds:
+                os.close(r)
+                os.close(w)
+            raise
+        return cls(segments, holds)
+
+    @staticmethod
+    def _hold_pipe(length: int):
+        """A pipe that can hold ``length`` bytes without blocking its writer, else None."""
+        r, w = os.pipe()
+        cap = 1 << 16
+        try:
+            import fcntl
+
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+            cap = fcntl.fcntl(w, getattr(fcntl, "F_GETPIPE_SZ", 1032))
+        except (ImportError, OSError):
+            pass
+        # a spliced range may start and end inside a page: count its pages, plus a margin
+        if -(-length // 4096) + 4 > cap // 4096:
+            os.close(r)
+            os.close(w)
+            return None
+        return r, w
+
+    def take(self, rfd: int, wfd: int, buf: memoryview) -> bool:
+        """Everything of the next frame up to its tail: the head to the encoder, gaps held, the
+        touched rows into ``buf``. False at the end of input."""
+        for kind, off, length, j in self.segments:
+            if kind == "head":
+                ok = _splice_exact(rfd, wfd, length)
+            elif kind == "read":
+                ok = _read_exact(rfd, buf[off:off + length])
+            elif kind == "hold":
+                ok = _splice_exact(rfd, self.holds[j][1], length)
+            else:
+                return True
+            if not ok:
+                self.drain()
+                return False
+        return True
+
+    def give(self, rfd: int, wfd: int, buf: memoryview, writer: _PipeWriter) -> bool:
+        """The protected frame after its head: touched rows from ``buf``, held gaps, then the
+        tail straight from the decoder. False when the input ends inside the tail."""
+        for kind, off, length, j in self.segments:
+            if kind == "read":
+                writer.write(buf[off:off + length])
+            elif kind == "hold":
+                _splice_exact(self.holds[j][0], wfd, length)
+            elif kind == "tail":
+                return _splice_exact(rfd, wfd, length)
+        return True
+
+    def drain(self) -> None:
+        """Drop what a frame cut short left in the holding pipes."""
+        import select
+
+        for r, _w in self.holds:
+            while select.select([r], [], [], 0)[0]:
+                if not os.read(r, 1 << 16):
+                    break
+
+    def close(self) -> None:
+        for r, w in self.holds:
+            for fd in (r, w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.holds = []
 
 
 class _PipeWriter:
@@ -1160,7 +1434,19 @@ def _grow_pipe(f) -> None:
         pass  # not Linux, or above /proc/sys/fs/pipe-max-size: the default works, only slower
 
 
+class _NoBar:
+    """The progress bar when there is none (tqdm's import alone costs ~25 ms of start-up)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _progress_bar(total, progress: bool, desc: str):
+    if not progress:
+        return _NoBar()
     from tqdm import tqdm
 
     return tqdm(total=total or None, disable=not progress, unit="frame", desc=desc, leave=False,
@@ -1215,7 +1501,8 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
         ``frames``, ``fps`` (processing speed), ``seconds``, ``output``, ``failed_frames`` (frames
         hidden whole by the fail-closed rule), ``truncated`` (the input ended early: what decoded
         was processed and a warning was logged), ``expected_frames``, ``format``, ``rotation``,
-        ``pipes`` ("raw": bare raw frames, or "nut").
+        ``pipes`` ("raw": bare raw frames, or "nut"), ``spliced`` (raw pipes where the rows no
+        protector touches were passed from decoder to encoder with splice(2)).
     """
     src = os.fspath(src) if isinstance(src, os.PathLike) else str(src)
     if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 1):

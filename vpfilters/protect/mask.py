@@ -27,6 +27,7 @@ fails the same way.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -190,12 +191,14 @@ class MaskProtector(Protector):
         self._cache: OrderedDict[int, GridDetections] = OrderedDict()
         self._lock = threading.Lock()
         self._pads: dict[str, float] = {}
+        self._plans: dict = {}  # fixed boxes only: see _fixed_plan
 
     # -- configuration resolved when the stream opens ---------------------------------------
     def open(self, info: StreamInfo) -> None:
         super().open(info)
         with self._lock:
             self._cache.clear()
+        self._plans = {}
 
     @property
     def detect_mode(self) -> str:
@@ -334,7 +337,113 @@ class MaskProtector(Protector):
     def fill_values(self, frame: Frame) -> list[float]:
         return [0.0] * len(frame.planes)
 
+    def touched_rows(self, info: StreamInfo) -> list[list[tuple[int, int]]] | None:
+        """Rows of each plane (core order) that :meth:`process` may read or write, as merged
+        ``[y0, y1)`` ranges, for every frame of the stream ``info`` describes; None when any row
+        may be (detection). Only fixed boxes give ranges: each box's rows grown by the feather,
+        the blur or mosaic reach and a safety margin. Hosts may pass the other rows on untouched.
+        """
+        if self.targets or not self.opts["box"] or not self._fixed_only() \
+                or type(self).process is not MaskProtector.process:
+            return None
+        from vpfilters.core.frame import FORMATS
+        from vpfilters.kernels._params import plane_boxes, plane_feather, plane_param
+
+        fam, _bits, (fsx, fsy), n = FORMATS[info.format]
+        regions = [Region(tuple(b), "box") for b in self.opts["box"]]
+        if self.opts["pad"]:
+            regions = [r.grown(self.opts["pad"], info.width, info.height) for r in regions]
+        boxes = boxes_array(regions)
+        strength = self.opts["strength"]
+        strength = float(self.default_strength if strength is None else strength)
+        out = []
+        for i in range(n):
+            sx, sy = (fsx, fsy) if (i and fam == "yuv") else (0, 0)
+            h, w = -(-info.height // (1 << sy)), -(-info.width // (1 << sx))
+            param, passes = plane_param(self.mode, strength, sx, sy)
+            _fx, fy = plane_feather(float(self.opts["feather"]), sx, sy)
+            margin = fy + (passes + 1) * param + 2
+            ranges: list[tuple[int, int]] = []
+            for _x0, y0, _x1, y1 in sorted(plane_boxes(boxes, sx, sy, w, h).tolist(),
+                                            key=lambda b: b[1]):
+                a, b = max(0, y0 - margin), min(h, y1 + margin)
+                if ranges and a <= ranges[-1][1]:
+                    ranges[-1] = (ranges[-1][0], max(ranges[-1][1], b))
+                else:
+                    ranges.append((a, b))
+            out.append(ranges)
+        return out
+
+    def _fixed_plan(self, frame: Frame):
+        """What :meth:`process` does to a frame of this kind when only fixed boxes are masked.
+
+        The regions, their ``VPFBoxes`` and, per plane, the kernel and its exact arguments (the
+        ones :func:`~vpfilters.kernels.mask_blur` would compute: boxes rounded outward, fill value,
+        radius) depend only on the format, size, matrix and range, so they are computed once per
+        kind of frame and each frame costs one kernel call per plane. None where the general path
+        must run (detection, ellipses, arrays other than numpy planes with packed pixels).
+        """
+        if self.targets or self.opts["shape"] != "box" or not self.opts["box"] \
+                or not self._fixed_only():
+            return None
+        planes = frame.planes
+        for p in planes:
+            if type(p) is not np.ndarray or p.strides[1] != p.itemsize:
+                return None
+        props = frame.props
+        key = (frame.format, planes[0].shape, props.get("_Matrix"), props.get("_ColorRange"),
+               os.environ.get("VPF_BACKEND"), os.environ.get("VPF_THREADS"))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._make_fixed_plan(frame)
+        return plan
+
+    def _fixed_only(self) -> bool:
+        """True when the regions are this class's fixed boxes (no subclass computes its own per
+        frame), so that they, and the fill values, depend only on the kind of frame."""
+        cls = type(self)
+        return (cls.regions is MaskProtector.regions and cls.detected is MaskProtector.detected
+                and cls.fill_values in (MaskProtector.fill_values, Fill.fill_values))
+
+    def _make_fixed_plan(self, frame: Frame):
+        from vpfilters.kernels import _backend, _fill_value, _reference
+        from vpfilters.kernels._params import plane_boxes, plane_feather, plane_param
+
+        regions = self.regions(frame, None)
+        flat = flat_boxes(regions)
+        strength = self.opts["strength"]
+        strength = float(self.default_strength if strength is None else strength)
+        feather = float(self.opts["feather"])
+        values = self.fill_values(frame)
+        boxes = boxes_array(regions)
+        nthreads = _backend.threads(None)
+        calls = []
+        for i, plane in enumerate(frame.planes):
+            sx, sy = frame.subsampling(i)
+            impl, _xp = _backend.implementation(None, plane)
+            h, w = plane.shape
+            param, passes = plane_param(self.mode, strength, sx, sy)
+            fx, fy = plane_feather(feather, sx, sy)
+            calls.append((impl.mask_apply, plane_boxes(boxes, sx, sy, w, h),
+                          _reference.MODES[self.mode], param, passes, fx, fy,
+                          _fill_value(values[i], plane.dtype), nthreads))
+        return flat, len(regions), tuple(calls)
+
     def process(self, frame: Frame, ctx: FrameContext) -> Frame:
+        plan = self._fixed_plan(frame)
+        if plan is not None:  # fixed boxes only: the precomputed calls, bit-identical
+            flat, n, calls = plan
+            props = frame.props
+            before = list(props.get("VPFBoxes", []))
+            props["VPFBoxes"] = before + flat
+            old = list(props.get("VPFTrackIds", []))
+            if old:  # as record_regions: one id per box, -1 for fixed boxes
+                props["VPFTrackIds"] = (old + [-1] * (len(before) // 4))[:len(before) // 4] \
+                    + [-1] * n
+            for plane, (apply, pboxes, mode_id, param, passes, fx, fy, fill, nthreads) in zip(
+                    frame.planes, calls):
+                apply(plane, plane, pboxes, mode_id, param, passes, fx, fy, None, fill, nthreads)
+            return frame
         regions = self.regions(frame, ctx)
         record_regions(frame.props, frame.props.get("VPFBoxes", []), regions)
         if not regions:
