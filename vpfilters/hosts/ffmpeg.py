@@ -645,6 +645,19 @@ def _views(buf, core: str, shapes, order, index: int, src: str) -> list[np.ndarr
     return planes
 
 
+
+def _protect_in_place(pipeline, frame: Frame, ctx: FrameContext, src) -> None:
+    """Run the protectors on ``frame`` and leave the result in the frame's own planes (the pipe
+    buffer that is written out next)."""
+    planes = frame.planes
+    out = pipeline.process(frame, ctx)
+    for dst_plane, out_plane in zip(planes, out.planes, strict=True):
+        if not _same_view(dst_plane, out_plane):
+            if out_plane.shape != dst_plane.shape:
+                raise FormatError("a protector changed the picture size; the ffmpeg host keeps "
+                                  "it", file=src, frame=frame.index)
+            dst_plane[...] = out_plane
+
 def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
     """True when ``b`` is ``a`` (the protector edited in place); cheap, unlike shares_memory."""
     return a is b or (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
@@ -865,15 +878,7 @@ class _Run:
             def protect_oldest():
                 frame, pkt = pending.popleft()
                 ctx = FrameContext(frame.index, fetch if window else None, window, total[0])
-                planes = frame.planes
-                out = self.pipeline.process(frame, ctx)
-                for dst_plane, out_plane in zip(planes, out.planes, strict=True):
-                    if not _same_view(dst_plane, out_plane):
-                        if out_plane.shape != dst_plane.shape:
-                            raise FormatError("a protector changed the picture size; the "
-                                              "ffmpeg host keeps it", file=self.src,
-                                              frame=frame.index)
-                        dst_plane[...] = out_plane
+                _protect_in_place(self.pipeline, frame, ctx, self.src)
                 self.write(pkt, self.vout, frame.index)
                 self.frames_out += 1
                 bar.update(1)
@@ -1006,15 +1011,7 @@ class _Run:
             def protect_oldest():
                 frame, buf = pending.popleft()
                 ctx = FrameContext(frame.index, fetch if window else None, window, total[0])
-                planes = frame.planes
-                out = self.pipeline.process(frame, ctx)
-                for dst_plane, out_plane in zip(planes, out.planes, strict=True):
-                    if not _same_view(dst_plane, out_plane):
-                        if out_plane.shape != dst_plane.shape:
-                            raise FormatError("a protector changed the picture size; the "
-                                              "ffmpeg host keeps it", file=self.src,
-                                              frame=frame.index)
-                        dst_plane[...] = out_plane
+                _protect_in_place(self.pipeline, frame, ctx, self.src)
                 write(buf, frame.index)
                 self.frames_out += 1
                 bar.update(1)
