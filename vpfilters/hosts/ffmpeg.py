@@ -1048,25 +1048,8 @@ class _Run:
 
         if self.stopped:
             _kill(self.dec)
-        truncated = self.finish_decoder()
-        with contextlib.suppress(OSError):
-            self.enc.stdin.close()
-        try:
-            rc = _wait(self.enc, 600)  # `buffers` stay alive until then (vmsplice'd pages)
-        except subprocess.TimeoutExpired:
-            raise OutputError("the ffmpeg encoder did not finish within 10 minutes of the last "
-                              "frame", file=self.dst) from None
-        del buffers
-        if rc != 0:
-            self.encoder_failed(None)
-        if not os.path.exists(tmp) or os.path.getsize(tmp) == 0:
-            raise OutputError(f"the encoder wrote nothing{self.enc_log.tail()}", file=self.dst)
-        seconds = time.monotonic() - t0
-        return {"frames": self.frames_out, "fps": self.frames_out / seconds if seconds else 0.0,
-                "seconds": seconds, "output": str(self.dst),
-                "failed_frames": list(self.pipeline.failed_frames), "truncated": truncated,
-                "expected_frames": src.expected, "format": core, "rotation": src.rotation,
-                "pipes": "raw", "spliced": False}
+        # `buffers` (vmsplice'd pages) stay referenced here until the encoder has finished
+        return self._finish_raw(tmp, t0, src, core, spliced=False)
 
     def run_spliced(self, sp: _Splicer, writer: _PipeWriter, shapes, core, order, props,
                     size: int, t0: float) -> dict:
@@ -1124,25 +1107,29 @@ class _Run:
         finally:
             bar.close()
 
+        # `buffers` (vmsplice'd pages) stay referenced here until the encoder has finished
+        return self._finish_raw(self.tmp, t0, src, core, spliced=True)
+
+    def _finish_raw(self, tmp: str, t0: float, src, core: str, spliced: bool) -> dict:
+        """End of a raw-pipe run: wait for the decoder and encoder, check the output, summarise."""
         truncated = self.finish_decoder()
         with contextlib.suppress(OSError):
             self.enc.stdin.close()
         try:
-            rc = _wait(self.enc, 600)  # `buffers` stay alive until then (vmsplice'd pages)
+            rc = _wait(self.enc, 600)
         except subprocess.TimeoutExpired:
             raise OutputError("the ffmpeg encoder did not finish within 10 minutes of the last "
                               "frame", file=self.dst) from None
-        del buffers
         if rc != 0:
             self.encoder_failed(None)
-        if not os.path.exists(self.tmp) or os.path.getsize(self.tmp) == 0:
+        if not os.path.exists(tmp) or os.path.getsize(tmp) == 0:
             raise OutputError(f"the encoder wrote nothing{self.enc_log.tail()}", file=self.dst)
         seconds = time.monotonic() - t0
         return {"frames": self.frames_out, "fps": self.frames_out / seconds if seconds else 0.0,
                 "seconds": seconds, "output": str(self.dst),
                 "failed_frames": list(self.pipeline.failed_frames), "truncated": truncated,
                 "expected_frames": src.expected, "format": core, "rotation": src.rotation,
-                "pipes": "raw", "spliced": True}
+                "pipes": "raw", "spliced": spliced}
 
     def finish_decoder(self) -> bool:
         """Check how the decoder ended; True (and a warning) when the input ended early."""
