@@ -58,16 +58,25 @@ CLIP = "clean_1080p"
 LIGHT_SPEC = "fill=box=480/270/960/640"  # a fixed box, 480x370 luma px, black
 PASS_RATIO = 0.90
 
-# name -> (what it runs, baseline it is compared with)
+# name -> (what it runs, baseline it is compared with, floor: the same pipeline without vpfilters)
 HOSTS = {
-    "plain ffmpeg": ("ffmpeg CLI decode + encode, no protection", None),
-    "plain PyAV": ("PyAV decode + encode, no protection", None),
+    "plain ffmpeg": ("ffmpeg CLI decode + encode, no protection", None, None),
+    "plain PyAV": ("PyAV decode + encode, no protection", None, None),
     "vapoursynth vspipe": ("bestsource -> vpfilters.vapoursynth.protect -> vspipe y4m | ffmpeg",
-                           "plain ffmpeg"),
-    "vapoursynth API": ("bestsource -> vpfilters.vapoursynth.protect -> PyAV encode", "plain PyAV"),
-    "PyAV host": ("vpfilters.av.transcode", "plain PyAV"),
-    "ffmpeg-python host": ("vpfilters.ffmpeg.run", "plain ffmpeg"),
-    "CLI": ("vpf protect", "plain PyAV"),
+                           "plain ffmpeg", "floor: vspipe | ffmpeg"),
+    "vapoursynth API": ("bestsource -> vpfilters.vapoursynth.protect -> PyAV encode", "plain PyAV",
+                        "floor: VapourSynth API"),
+    "PyAV host": ("vpfilters.av.transcode", "plain PyAV", None),
+    "ffmpeg-python host": ("vpfilters.ffmpeg.run", "plain ffmpeg", "floor: ffmpeg | ffmpeg"),
+    "CLI": ("vpf protect", "plain PyAV", None),
+    # Floors: each host's own pipeline with no vpfilters in it (and no Python between the
+    # processes), so that a host's figure splits into what the pipeline costs on this machine
+    # and what vpfilters adds. Not hosts: they have no pass/fail.
+    "floor: vspipe | ffmpeg": ("bestsource -> vspipe y4m | ffmpeg, no vpfilters", "plain ffmpeg",
+                               None),
+    "floor: VapourSynth API": ("bestsource -> PyAV encode, no vpfilters", "plain PyAV", None),
+    "floor: ffmpeg | ffmpeg": ("ffmpeg decode -> rawvideo pipe -> ffmpeg encode, no Python",
+                               "plain ffmpeg", None),
 }
 
 
@@ -119,9 +128,11 @@ def _child_vs_api(a) -> dict:
     import av
     import numpy as np
 
-    from vpfilters.vapoursynth import has_plugin, protect
+    clip, facts = _vs_clip(a), {}
+    if a.spec != "-":  # "-": the floor, no vpfilters imported
+        from vpfilters.vapoursynth import has_plugin, protect
 
-    clip = protect(_vs_clip(a), a.spec)
+        clip, facts = protect(clip, a.spec), {"core.vpf": has_plugin()}
     codec, pix_fmt, opts = reference_encode_av()
     with av.open(a.dst, "w") as out:
         ost = out.add_stream(codec, rate=Fraction(clip.fps_num, clip.fps_den), options=opts)
@@ -137,7 +148,7 @@ def _child_vs_api(a) -> dict:
             vf.pts, vf.time_base = n, tb
             out.mux(ost.encode(vf))
         out.mux(ost.encode(None))
-    return {"frames_in": clip.num_frames, "core.vpf": has_plugin()}
+    return {"frames_in": clip.num_frames, **facts}
 
 
 def _kwargs_for(func, names: dict) -> dict:
@@ -179,6 +190,7 @@ def _child_ffmpeg_host(a) -> dict:
 
 
 CHILDREN = {"plain PyAV": _child_plain_pyav, "vapoursynth API": _child_vs_api,
+            "floor: VapourSynth API": _child_vs_api,
             "PyAV host": _child_pyav_host, "ffmpeg-python host": _child_ffmpeg_host,
             "vs index": _child_vs_index}
 
@@ -211,13 +223,22 @@ class Bench:
 
     def _child_cmd(self, name: str, dst: Path) -> list[str]:
         a = self.a
+        spec = "-" if name.startswith("floor:") else a.spec
         return [sys.executable, str(Path(__file__).resolve()), "--child", name, "--src", str(self.src),
-                "--dst", str(dst), "--spec", a.spec, "--cache", str(self.cache),
+                "--dst", str(dst), "--spec", spec, "--cache", str(self.cache),
                 "--x264-threads", str(a.x264_threads), "--decoder-threads", str(a.decoder_threads),
                 "--vs-threads", str(a.vs_threads)]
 
     def _encode_args(self) -> list[str]:
         return [*reference_encode_args(), "-threads", str(self.a.x264_threads)]
+
+    def _geometry(self) -> tuple[int, int, str]:
+        """(width, height, frame rate) of the source, for the raw floor's encoder."""
+        import av
+
+        with av.open(str(self.src)) as c:
+            st = c.streams.video[0]
+            return st.codec_context.width, st.codec_context.height, str(st.average_rate)
 
     def skip_reason(self, name: str) -> str | None:
         """None when ``name`` can run here, else why not."""
@@ -227,16 +248,17 @@ class Bench:
                 return None
             except ImportError as exc:
                 return f"{mod} not importable ({exc})"
-        if name in ("plain ffmpeg", "vapoursynth vspipe", "ffmpeg-python host") and not self.ffmpeg:
+        if (name in ("plain ffmpeg", "vapoursynth vspipe", "ffmpeg-python host")
+                or "ffmpeg" in name.partition("floor:")[2]) and not self.ffmpeg:
             return "ffmpeg not on PATH"
-        if name.startswith("vapoursynth"):
+        if name.startswith("vapoursynth") or name.startswith("floor: v"):
             r = missing("vapoursynth") or missing("vpfilters.vapoursynth")
             if r:
                 return r
             import vapoursynth as vs
             if not hasattr(vs.core, "bs"):
                 return "vapoursynth-bestsource not installed"
-            if name == "vapoursynth vspipe" and not self.vspipe:
+            if "vspipe" in name and not self.vspipe:
                 return "vspipe not found"
         if name == "PyAV host":
             return missing("vpfilters.av")
@@ -248,7 +270,7 @@ class Bench:
 
     def prepare(self, names) -> None:
         """Untimed: build bestsource's index once, as a user would before processing."""
-        if any(n.startswith("vapoursynth") for n in names):
+        if any(n.startswith("vapoursynth") or n.startswith("floor: v") for n in names):
             subprocess.run(self._child_cmd("vs index", self.work / "none"), check=True,
                            capture_output=True)
 
@@ -265,11 +287,27 @@ class Bench:
                                    str(a.decoder_threads), "-i", str(self.src), "-map", "0:v:0",
                                    "-an", *self._encode_args(), "-y", str(dst)],
                                   capture_output=True), name)
-        elif name == "vapoursynth vspipe":
+        elif name == "floor: ffmpeg | ffmpeg":
+            w, h, rate = self._geometry()
+            pipe = subprocess.Popen([self.ffmpeg, "-nostdin", "-v", "error", "-threads",
+                                     str(a.decoder_threads), "-i", str(self.src), "-map", "0:v:0",
+                                     "-an", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            enc = subprocess.run([self.ffmpeg, "-nostdin", "-v", "error", "-f", "rawvideo",
+                                  "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-framerate", rate,
+                                  "-i", "-", *self._encode_args(), "-y", str(dst)],
+                                 stdin=pipe.stdout, capture_output=True)
+            pipe.stdout.close()
+            err = pipe.stderr.read()
+            rc = pipe.wait()
+            _check(subprocess.CompletedProcess(pipe.args, rc, b"", err), name)
+            _check(enc, name)
+        elif name in ("vapoursynth vspipe", "floor: vspipe | ffmpeg"):
             script = self.work / "protect.vpy"
             script.write_text(VPY_SCRIPT)
+            spec = "-" if name.startswith("floor:") else a.spec
             pipe = subprocess.Popen([self.vspipe, "-c", "y4m", "-a", f"src={self.src}",
-                                     "-a", f"spec={a.spec}", "-a", f"cache={self.cache}",
+                                     "-a", f"spec={spec}", "-a", f"cache={self.cache}",
                                      "-a", f"threads={a.vs_threads}",
                                      "-a", f"decoder_threads={a.decoder_threads}", str(script), "-"],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -297,10 +335,10 @@ class Bench:
         return seconds, facts
 
 
-# The vspipe row's script: examples/protect.vpy plus explicit decoder threads.
+# The vspipe row's script: examples/protect.vpy plus explicit decoder threads (spec "-": the
+# floor, no vpfilters imported).
 VPY_SCRIPT = '''
 import vapoursynth as vs
-from vpfilters.vapoursynth import protect
 
 def arg(name):
     v = globals()[name]
@@ -310,7 +348,10 @@ core = vs.core
 core.num_threads = int(arg("threads"))
 clip = core.bs.VideoSource(source=arg("src"), threads=int(arg("decoder_threads")),
                            cachepath=arg("cache"))
-protect(clip, arg("spec")).set_output()
+if arg("spec") != "-":
+    from vpfilters.vapoursynth import protect
+    clip = protect(clip, arg("spec"))
+clip.set_output()
 '''
 
 
@@ -374,7 +415,7 @@ def run(args) -> dict:
     rows = []
     for n in names:
         r = results[n]
-        row = {"host": n, "via": HOSTS[n][0], "baseline": HOSTS[n][1]}
+        row = {"host": n, "via": HOSTS[n][0], "baseline": HOSTS[n][1], "floor": HOSTS[n][2]}
         if "seconds" in r:
             med = statistics.median(r["seconds"])
             row.update(frames=r["facts"]["frames_out"], seconds=med,
@@ -397,7 +438,13 @@ def run(args) -> dict:
             r["result"] = "no baseline"
         else:
             r["ratio"] = round(r["fps"] / base["fps"], 3)
-            r["result"] = "PASS" if r["ratio"] >= PASS_RATIO else "FAIL"
+            if r["host"].startswith("floor:"):
+                r["result"] = "floor"
+            else:
+                r["result"] = "PASS" if r["ratio"] >= PASS_RATIO else "FAIL"
+            floor = by.get(r["floor"]) if r["floor"] else None
+            if floor is not None and "fps" in floor:
+                r["of_floor"] = round(r["fps"] / floor["fps"], 3)
     return {
         "benchmark": "hosts", "clip": CLIP, "frames": expected, "spec": args.spec,
         "encode": dict(REFERENCE_ENCODE), "repeat": args.repeat, "pass_ratio": PASS_RATIO,
@@ -448,10 +495,11 @@ def main(argv=None) -> int:
           f"({th['usable_cpus']} CPUs); median of {args.repeat} alternating run(s), whole-process "
           f"wall time; load average {report['load_average_1min']['before']} before, "
           f"{report['load_average_1min']['after']} after")
-    rows = [{**r, "fps": r.get("fps"), "ratio": r.get("ratio"),
+    rows = [{**r, "fps": r.get("fps"), "ratio": r.get("ratio"), "of_floor": r.get("of_floor"),
              "baseline": r["baseline"] or "-"} for r in report["results"]]
-    print(format_table(rows, ["host", "fps", "baseline", "ratio", "result"],
-                       {"ratio": f"ratio (>= {PASS_RATIO:.2f})"}))
+    print(format_table(rows, ["host", "fps", "baseline", "ratio", "result", "of_floor"],
+                       {"ratio": f"ratio (>= {PASS_RATIO:.2f})",
+                        "of_floor": "of its floor (vpfilters' share)"}))
     for r in report["results"]:
         if r.get("facts"):
             print(f"  {r['host']}: {json.dumps(r['facts'])}")
@@ -459,7 +507,8 @@ def main(argv=None) -> int:
             print(f"  {r['host']}: {r.get('skipped') or r.get('error')}")
     if args.json:
         print(f"hosts: {len(rows)} rows -> {write_json(args.json, report)}")
-    done = [r for r in report["results"] if r.get("ratio") is not None]
+    done = [r for r in report["results"]
+            if r.get("ratio") is not None and not r["host"].startswith("floor:")]
     print(f"hosts: {len(done)} hosts compared, {sum(r['result'] == 'PASS' for r in done)} PASS, "
           f"{args.frames} frames each, in {time.perf_counter() - t0:.0f} s")
     return 0

@@ -12,8 +12,9 @@ Parts (all by default; pick with --parts):
   untimed run comes first, so that no row pays the process's one-time start-up (imports, first
   encoder set-up); each row records the load average it ran under.
 * ``privacy``: share of the faces of ``face_mask_detection`` that the face detector finds before
-  and still finds after x4 (and x8) region rescaling with the protector's defaults
-  (``--privacy-pads`` adds rows for other region margins).
+  and still finds after x4 (and x8) region rescaling with the protector's defaults (detections
+  capped at REGION_BLOCKS LL samples across) and at the literal factor (``blocks=0``);
+  ``--privacy-pads`` / ``--privacy-blocks`` add rows for other margins and caps.
 
 ``PYTHONPATH=. python benchmarks/rescale.py [--parts stills,video,privacy] [--frames N]``
 """
@@ -235,15 +236,16 @@ def run_video(factors, frames: int | None) -> list[dict]:
 # ------------------------------------------------------------------------------------ privacy
 
 
-def run_privacy(limit: int | None, factors=(4, 8), variants=((None, 0),)) -> list[dict]:
-    """``variants``: (pad, blocks) pairs to test (pad None: the protector's default margin,
-    DETECTION_MARGIN; blocks 0: every region at the factor)."""
+def run_privacy(limit: int | None, factors=(4, 8), variants=((None, None), (None, 0))
+                ) -> list[dict]:
+    """``variants``: (pad, blocks) pairs to test (None: the protector's default, i.e. margin
+    DETECTION_MARGIN and blocks REGION_BLOCKS for detections; blocks 0: the literal factor)."""
     from PIL import Image
 
     from vpfilters.core import Frame
     from vpfilters.detect import detect
     from vpfilters.metrics.ap import box_iou
-    from vpfilters.protect.rescale import DETECTION_MARGIN, Rescale
+    from vpfilters.protect.rescale import DETECTION_MARGIN, REGION_BLOCKS, Rescale
 
     def matched(gt, det):
         if not len(det) or not len(gt):
@@ -264,12 +266,12 @@ def run_privacy(limit: int | None, factors=(4, 8), variants=((None, 0),)) -> lis
         for v in variants:
             f, p, b = v
             frame = Frame([np.ascontiguousarray(rgb[..., c]) for c in range(3)], "rgbp")
-            opts = ({} if p is None else {"pad": p}) | ({"blocks": b} if b else {})
+            opts = ({} if p is None else {"pad": p}) | ({} if b is None else {"blocks": b})
             out = Rescale(factor=f, region="targets", targets=["face"], **opts).process(frame, None)
             ma = matched(boxes, detect(np.stack(out.planes, -1), "face").boxes)
             after_n[v] += int((mb & ma).sum())
-    return [{"factor": f"x{f}", "pad": DETECTION_MARGIN if p is None else p, "blocks": b,
-             "default": p is None and not b, "faces": total, "found_before": before_n,
+    return [{"factor": f"x{f}", "pad": DETECTION_MARGIN if p is None else p,
+             "blocks": REGION_BLOCKS if b is None else b, "default": p is None and b is None, "faces": total, "found_before": before_n,
              "found_after": after_n[(f, p, b)],
              "share_after": after_n[(f, p, b)] / max(before_n, 1)}
             for f, p, b in variants]
@@ -305,7 +307,8 @@ def main(argv=None) -> int:
                                   "video_mb", "ffv1_bit_exact", "crf18_psnr_y",
                                   "crf18_psnr_yuv", "restore_fps"]))
     if "privacy" in parts:
-        variants = ([(None, 0)] + [(float(x), 0) for x in args.privacy_pads.split(",") if x]
+        variants = ([(None, None), (None, 0)]
+                    + [(float(x), 0) for x in args.privacy_pads.split(",") if x]
                     + [(None, int(x)) for x in args.privacy_blocks.split(",") if x])
         rows = run_privacy(args.privacy_images, variants=variants)
         result["privacy"] = rows

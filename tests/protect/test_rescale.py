@@ -119,6 +119,60 @@ def test_region_blocks_scale_large_regions_and_restore_exactly(kodak_images, key
     assert rd.RestoreReader(tmp_path / "d.vpfr", rd.read_key(key)).header["blocks"] == 4
 
 
+def test_region_blocks_default_caps_detections_not_fixed_boxes():
+    """blocks auto: detected regions are capped at REGION_BLOCKS samples across (privacy: the
+    literal x4 leaves large faces recognisable); fixed boxes keep the literal factor; blocks=0
+    gives the literal factor for detections too; frame mode has no cap."""
+    from vpfilters.protect.rescale import REGION_BLOCKS
+
+    assert REGION_BLOCKS == 10
+    assert Rescale(region="targets").blocks == REGION_BLOCKS
+    assert Rescale(region="targets", blocks=0).blocks == 0
+    assert Rescale(region="targets", blocks=16).blocks == 16
+    assert Rescale(region="targets", box=[(0, 0, 64, 64)]).blocks == 0
+    assert Rescale(region="targets", box=[(0, 0, 64, 64)], blocks=8).blocks == 8
+    assert Rescale(region="frame").blocks == 0
+
+
+def test_region_default_hides_large_faces_and_restores_exactly(shared_data, key, tmp_path):
+    """Real faces (face_mask_detection, the images with the largest faces): at the default x4
+    the face detector no longer finds them, at the literal x4 (blocks=0) it still finds most of
+    them, and the default's restore is bit-exact."""
+    import json
+
+    from PIL import Image
+
+    from vpfilters.detect import detect
+    from vpfilters.metrics.ap import box_iou
+
+    root = shared_data / "face_mask_detection"
+    images = json.loads((root / "gt_boxes.json").read_text())["images"]
+    big = sorted(images, key=lambda it: -max((b[2] - b[0] for b in it["boxes"]), default=0))[:6]
+    found = {"before": 0, "default": 0, "literal": 0}
+    for it in big:
+        rgb = np.asarray(Image.open(root / it["file"]).convert("RGB"))
+        gt = np.asarray(it["boxes"], float).reshape(-1, 4)
+        frame = Frame([np.ascontiguousarray(rgb[..., c]) for c in range(3)], "rgbp")
+
+        def hits(planes):
+            d = detect(np.stack(planes, -1), "face").boxes
+            return box_iou(gt, d).max(1) >= 0.5 if len(d) else np.zeros(len(gt), bool)
+
+        before = hits(frame.planes)
+        found["before"] += int(before.sum())
+        data = tmp_path / f"{it['file'].replace('/', '_')}.vpfr"
+        (out,) = _run([frame], {"factor": 4, "region": "targets"}, key, data)
+        found["default"] += int((before & hits(out.planes)).sum())
+        literal = Rescale(factor=4, region="targets", blocks=0).process(frame.copy(), None)
+        found["literal"] += int((before & hits(literal.planes)).sum())
+        (back,) = _restore([out], key, data)
+        for a, b in zip(frame.planes, back.planes):
+            np.testing.assert_array_equal(a, b)
+    assert found["before"] >= 5, found
+    assert found["default"] <= 0.10 * found["before"], found
+    assert found["literal"] >= 0.5 * found["before"], found
+
+
 def test_region_margin_defaults_to_the_whole_head(monkeypatch):
     """Detections get DETECTION_MARGIN (not the detector's masking padding); pad= replaces it and
     also grows fixed boxes, which are otherwise taken as given."""
@@ -205,15 +259,16 @@ def test_sidecar_holds_no_plaintext_details(kodak_images, key, tmp_path):
     assert os.stat(key).st_mode & 0o077 == 0
 
 
-def _video(tmp_path, shared_data, codec, crf, n=4):
+def _video(tmp_path, shared_data, codec, crf, n=4, extra="", src=None):
     from vpfilters.hosts.pyav import frame_to_core, transcode
     from vpfilters.protect.rescale import restore_video
 
     av = pytest.importorskip("av")
-    src = shared_data / "intel_sample_videos" / "one-by-one-person-detection.mp4"
+    src = src or shared_data / "intel_sample_videos" / "one-by-one-person-detection.mp4"
     key = rd.generate_key(tmp_path / "v.key")
     data = tmp_path / "p.vpfr"
-    transcode(src, tmp_path / "p.mkv", f"rescale=factor=4:restore=exact:key={key}:data={data}",
+    transcode(src, tmp_path / "p.mkv",
+              f"rescale=factor=4:restore=exact:key={key}:data={data}{extra}",
               codec=codec, crf=crf, progress=False, max_frames=n)
     orig = []
     with av.open(str(src)) as c:
@@ -231,6 +286,33 @@ def _video(tmp_path, shared_data, codec, crf, n=4):
 def test_video_bit_exact_through_ffv1(tmp_path, shared_data):
     errs = _video(tmp_path, shared_data, "ffv1", 0)
     assert errs.shape == (4, 3) and (errs == 0).all()
+
+
+def test_video_region_default_cap_bit_exact_through_ffv1(tmp_path, shared_data):
+    """Region mode with the default cap (blocks=10): the people of the clip get more Haar levels
+    than x4 (their own level count in each record), and restore is still bit-exact."""
+    av = pytest.importorskip("av")
+    src = tmp_path / "walk.mkv"  # frames 80-81 of the clip (a person in view), lossless
+    with av.open(str(shared_data / "intel_sample_videos" / "one-by-one-person-detection.mp4")) as c, \
+            av.open(str(src), "w") as out:
+        st = out.add_stream("ffv1", rate=25)
+        cc = c.streams.video[0].codec_context
+        st.width, st.height, st.pix_fmt = cc.width, cc.height, "yuv420p"
+        for i, fr in enumerate(c.decode(video=0)):
+            if i >= 80:
+                fr.pts = None
+                out.mux(st.encode(fr.reformat(format="yuv420p")))
+            if i >= 81:
+                break
+        out.mux(st.encode(None))
+    errs = _video(tmp_path, shared_data, "ffv1", 0, n=2, extra=":region=targets:targets=person",
+                  src=src)
+    assert errs.shape == (2, 3) and (errs == 0).all()
+    reader = rd.RestoreReader(tmp_path / "p.vpfr", rd.read_key(tmp_path / "v.key"))
+    assert reader.header["blocks"] == 10
+    dec = rd.compressor(reader.header["compression"])[1]
+    levels = [dec(payload)[0] for _, payload in reader.get(0)]
+    assert levels and max(levels) > 2, levels  # a person is wider than 10 samples at x4
 
 
 def test_video_close_after_h264_crf18(tmp_path, shared_data):

@@ -18,10 +18,15 @@ Region mode (``region=targets``): each detection is grown by ``pad`` (default
 :data:`DETECTION_MARGIN`, half its size per side: the whole head, not just the face), aligned
 outward to the ``factor << subsampling`` grid, and replaced by its own LL band shown in pixel
 blocks. Blocks (nearest neighbour) rather than smooth up-sampling, because a smooth LL is a
-blurred face that the face detector finds far more often (75 % vs 52 % of faces at x4, README). ``blocks=N`` (off
-by default, so that ``factor`` keeps its meaning) gives a region more Haar levels while it would
-span more than N LL samples: large faces otherwise stay recognisable at x4. The region's level
-count is then the first byte of its (encrypted) record.
+blurred face that the face detector finds far more often (75 % vs 52 % of faces at x4, README).
+
+``factor`` is the *least* downscaling a region gets. ``blocks=N`` gives a region more Haar levels
+while it would still span more than N LL samples: at a literal x4 a 100 px face is 25 samples
+wide and the face detector still finds 38.8 % of the faces of face_mask_detection; capped at
+:data:`REGION_BLOCKS` (10) samples, 3.4 %. The default (``blocks`` auto) is that cap for detected
+regions and none (the literal factor) for fixed ``box=`` regions, which the user sized; ``blocks=0``
+keeps the literal factor for detections too. The region's level count is then the first byte of
+its (encrypted) record, so restore stays bit-exact.
 
 Padding rule (sizes that do not divide): with ``f`` = factor and chroma subsampling ``(sx, sy)``,
 the luma plane is extended by replicating its last column/row to multiples of ``f << sx`` wide and
@@ -50,6 +55,10 @@ FACTORS = (2, 4, 8)
 #: only the face. Measured on face_mask_detection (benchmarks/rescale.py, README): faces the face
 #: detector still finds after x4 fell from 51.6 % (0.2) to 38.8 % (0.5); 0.8 gave 37.4 %.
 DETECTION_MARGIN = 0.5
+#: Default ``blocks`` for detected regions: at most this many LL samples across a region. Measured
+#: on face_mask_detection (benchmarks/rescale.py, README), faces the face detector still finds
+#: after x4: literal factor 38.8 %, 16 samples 13.2 %, 12: 6.4 %, 10: 3.4 %, 8: 1.4 % (bar 10 %).
+REGION_BLOCKS = 10
 #: Most Haar levels a region gets with ``blocks`` (x256).
 MAX_REGION_LEVELS = 8
 
@@ -241,9 +250,10 @@ class Rescale(Protector):
         Option("pad", non_negative(float), None, "margin around each region (fraction of its "
                "size per side if < 1, else px); auto: detections 0.5 (the whole head), fixed "
                "boxes 0"),
-        Option("blocks", non_negative(int), 0, "region mode: at most this many LL samples "
-               "across a region; larger regions get more Haar levels (factor is the least); "
-               "0: every region at factor"),
+        Option("blocks", non_negative(int), None, "region mode: at most this many LL samples "
+               f"across a region; larger regions get more Haar levels (factor is the least); "
+               f"auto: {REGION_BLOCKS} for detections, 0 for fixed boxes; 0: every region at "
+               f"factor"),
         Option("restore", str, "none", "how an authorised user restores: exact (keyed "
                "restore data), learned (network, no side data) or none", ("exact", "learned", "none")),
         Option("key", str, None, "key file (make one with `vpf keygen KEYFILE`); restore=exact"),
@@ -258,6 +268,11 @@ class Rescale(Protector):
         o = self.opts
         self.factor = o["factor"]
         self.levels = int(math.log2(self.factor))
+        blocks = o["blocks"]
+        if blocks is None:  # auto: cap detections (privacy), keep the user's boxes literal
+            blocks = REGION_BLOCKS if o["region"] == "targets" and not o["box"] else 0
+        #: the resolved cap (0: none); region mode only
+        self.blocks = blocks if o["region"] == "targets" else 0
         if o["restore"] == "exact":
             if not o["key"]:
                 raise ParameterError("rescale: restore=exact needs key=KEYFILE (restore data is "
@@ -316,7 +331,7 @@ class Rescale(Protector):
             self.writer = rd.RestoreWriter(path, self._key, {
                 "width": info.width, "height": info.height, "format": info.format,
                 "factor": self.factor, "region": self.opts["region"], "size": self.opts["size"],
-                "blocks": self.opts["blocks"] if self.opts["region"] == "targets" else 0,
+                "blocks": self.blocks,
                 "compression": comp, "transform": "haar-s-lifting",
                 "padding": "edge replicate to multiples of factor<<subsampling",
                 "source": None,
@@ -445,7 +460,7 @@ class Rescale(Protector):
         sub = frame.subsampling(1) if len(frame.planes) > 1 else (0, 0)
         regions = self.regions(frame, ctx)
         frame.props["VPFBoxes"] = list(frame.props.get("VPFBoxes", [])) + flat_boxes(regions)
-        blocks = self.opts["blocks"]
+        blocks = self.blocks
         for r in regions:
             f = region_factor(r.box, self.factor, blocks)
             box = align_box(r.box, f, sub, frame.width, frame.height)
