@@ -11,6 +11,11 @@ the ffmpeg CLI (vspipe | ffmpeg, the ffmpeg-python host) with ``plain ffmpeg``; 
 Python through PyAV (VapourSynth's Python API, the PyAV host, the CLI) with ``plain PyAV``. A host
 passes at >= 0.90 of its baseline's FPS. Hosts not installed yet are listed as skipped.
 
+Floors (``floor: ...`` rows, no pass/fail): each host's own pipeline with no vpfilters in it:
+bestsource into ``vspipe | ffmpeg``, bestsource into the same PyAV encode loop, and ``ffmpeg |
+ffmpeg`` over a bare raw pipe with no Python between. A host's ``of_floor`` (its FPS over its
+floor's) is what vpfilters adds; the floor's own ratio is what the pipeline costs on this machine.
+
 Threads are set, not left to each library (two cores: oversubscription halves throughput):
 x264 ``threads`` (frame threading in both the CLI and PyAV), H.264 decoder threads (ffmpeg
 ``-threads`` before ``-i``, PyAV ``thread_count``, bestsource ``threads``) and VapourSynth's
