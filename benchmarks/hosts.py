@@ -294,36 +294,23 @@ class Bench:
                                   capture_output=True), name)
         elif name == "floor: ffmpeg | ffmpeg":
             w, h, rate = self._geometry()
-            pipe = subprocess.Popen([self.ffmpeg, "-nostdin", "-v", "error", "-threads",
-                                     str(a.decoder_threads), "-i", str(self.src), "-map", "0:v:0",
-                                     "-an", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            enc = subprocess.run([self.ffmpeg, "-nostdin", "-v", "error", "-f", "rawvideo",
-                                  "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-framerate", rate,
-                                  "-i", "-", *self._encode_args(), "-y", str(dst)],
-                                 stdin=pipe.stdout, capture_output=True)
-            pipe.stdout.close()
-            err = pipe.stderr.read()
-            rc = pipe.wait()
-            _check(subprocess.CompletedProcess(pipe.args, rc, b"", err), name)
-            _check(enc, name)
+            _pipe_into_ffmpeg(
+                [self.ffmpeg, "-nostdin", "-v", "error", "-threads", str(a.decoder_threads),
+                 "-i", str(self.src), "-map", "0:v:0", "-an", "-f", "rawvideo",
+                 "-pix_fmt", "yuv420p", "-"],
+                [self.ffmpeg, "-nostdin", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p",
+                 "-s", f"{w}x{h}", "-framerate", rate, "-i", "-", *self._encode_args(),
+                 "-y", str(dst)], name)
         elif name in ("vapoursynth vspipe", "floor: vspipe | ffmpeg"):
             script = self.work / "protect.vpy"
             script.write_text(VPY_SCRIPT)
             spec = "-" if name.startswith("floor:") else a.spec
-            pipe = subprocess.Popen([self.vspipe, "-c", "y4m", "-a", f"src={self.src}",
-                                     "-a", f"spec={spec}", "-a", f"cache={self.cache}",
-                                     "-a", f"threads={a.vs_threads}",
-                                     "-a", f"decoder_threads={a.decoder_threads}", str(script), "-"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            enc = subprocess.run([self.ffmpeg, "-nostdin", "-v", "error", "-f", "yuv4mpegpipe",
-                                  "-i", "-", *self._encode_args(), "-y", str(dst)],
-                                 stdin=pipe.stdout, capture_output=True)
-            pipe.stdout.close()
-            err = pipe.stderr.read()
-            rc = pipe.wait()
-            _check(subprocess.CompletedProcess(pipe.args, rc, b"", err), name)
-            _check(enc, name)
+            _pipe_into_ffmpeg(
+                [self.vspipe, "-c", "y4m", "-a", f"src={self.src}", "-a", f"spec={spec}",
+                 "-a", f"cache={self.cache}", "-a", f"threads={a.vs_threads}",
+                 "-a", f"decoder_threads={a.decoder_threads}", str(script), "-"],
+                [self.ffmpeg, "-nostdin", "-v", "error", "-f", "yuv4mpegpipe", "-i", "-",
+                 *self._encode_args(), "-y", str(dst)], name)
         elif name == "CLI":
             s = REFERENCE_ENCODE
             cmd = [self.vpf] if self.vpf else [sys.executable, "-m", "vpfilters.cli"]
@@ -358,6 +345,17 @@ if arg("spec") != "-":
     clip = protect(clip, arg("spec"))
 clip.set_output()
 '''
+
+
+def _pipe_into_ffmpeg(producer: list[str], encoder: list[str], name: str) -> None:
+    """``producer | encoder`` through an OS pipe of the default size (as a shell makes it)."""
+    pipe = subprocess.Popen(producer, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    enc = subprocess.run(encoder, stdin=pipe.stdout, capture_output=True)
+    pipe.stdout.close()
+    err = pipe.stderr.read()
+    rc = pipe.wait()
+    _check(subprocess.CompletedProcess(pipe.args, rc, b"", err), name)
+    _check(enc, name)
 
 
 def _check(r: subprocess.CompletedProcess, name: str) -> None:
