@@ -188,3 +188,33 @@ def clips(shared_data_dir, tmp_path_factory) -> Clips:
         base.mkdir(exist_ok=True)
         _CLIPS[key] = Clips(base, shared_data_dir)
     return _CLIPS[key]
+
+
+def decode(path, n: int | None = None) -> list:
+    """The first ``n`` (all when None) decoded PyAV video frames of ``path``."""
+    import av
+
+    with av.open(str(path)) as c:
+        frames = []
+        for f in c.decode(video=0):
+            frames.append(f)
+            if n is not None and len(frames) >= n:
+                break
+        return frames
+
+
+def exif_jpeg(shared_data_dir, path, orientation: int, gps: bool = False,
+              image: str = "kodim01.png") -> Path:
+    """A real Kodak photo (768x512) saved as a JPEG whose EXIF says ``orientation`` (and, with
+    ``gps``, GPS and camera make/model tags)."""
+    from PIL import Image
+
+    im = Image.open(shared_data_dir / "kodak24" / image).convert("RGB")
+    ex = Image.Exif()
+    ex[0x0112] = orientation
+    if gps:
+        ex[0x010F], ex[0x0110] = "TestCamMake", "ModelX1"  # Make, Model
+        g = ex.get_ifd(0x8825)  # the GPS IFD
+        g[1], g[2], g[3], g[4] = "N", (48.0, 51.0, 29.5), "E", (2.0, 17.0, 40.2)
+    im.save(path, exif=ex, quality=92)
+    return Path(path)

@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 TESTS = Path(__file__).resolve().parent
 sys.path[:0] = [str(TESTS), str(TESTS / "plugins")]
-from _media import clips, shared_data_dir  # noqa: E402,F401 (fixtures)
+from _media import FFMPEG, clips, exif_jpeg, shared_data_dir  # noqa: E402,F401 (fixtures)
 
 from vpfilters.cli import main  # noqa: E402
 from vpfilters.core import Option, Protector, register  # noqa: E402
@@ -157,3 +158,80 @@ def test_module_and_console_script(clips, tmp_path):
     p = subprocess.run([str(script), "protect", str(clips["base"]), str(tmp_path / "o.mp4"),
                         "-f", "blur", "-q"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and SUMMARY.match(p.stderr.strip()), p.stderr
+
+
+# ------------------------------------------------------------------------------------ stills, EXIF
+
+
+def rgb_of(path, exif_transpose=False) -> np.ndarray:
+    from PIL import Image, ImageOps
+
+    im = Image.open(path)
+    return np.asarray((ImageOps.exif_transpose(im) if exif_transpose else im).convert("RGB"),
+                      dtype=np.int16)
+
+
+def test_info_reports_the_exif_orientation(shared_data_dir, tmp_path, capsys):
+    for o, text in ((1, "rotation  0 degrees clockwise for display\n"),
+                    (6, "rotation  90 degrees clockwise for display\n"),
+                    (3, "rotation  180 degrees clockwise for display\n"),
+                    (8, "rotation  270 degrees clockwise for display\n"),
+                    (2, "rotation  0 degrees clockwise for display, then mirrored left-right")):
+        src = exif_jpeg(shared_data_dir, tmp_path / f"o{o}.jpg", o, image="kodim02.png")
+        rc, out, _ = vpf(capsys, "info", src)
+        assert rc == 0 and "mjpeg 768x512" in out and text in out, (o, out)
+
+
+@pytest.mark.parametrize("orientation", [1, 6, 3])
+def test_protect_a_single_still_image(shared_data_dir, tmp_path, capsys, orientation):
+    src = exif_jpeg(shared_data_dir, tmp_path / "in.jpg", orientation, image="kodim02.png")
+    out = tmp_path / "out.png"
+    rc, stdout, err = vpf(capsys, "protect", src, out, "--filter",
+                          "fill=box=100/40/300/200:color=white")
+    assert rc == 0 and out.exists() and stdout == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and SUMMARY.match(lines[0]), err  # no bar for one image
+    assert SUMMARY.match(lines[0]).groups() == ("1", str(out))
+    got, ref = rgb_of(out), rgb_of(src, exif_transpose=True)  # what a viewer shows
+    assert got.shape == ref.shape == ((768, 512, 3) if orientation == 6 else (512, 768, 3))
+    assert np.all(got[40:200, 100:300] == 255)  # the box, in display coordinates
+    keep = np.ones(ref.shape[:2], bool)
+    keep[36:204, 96:304] = False
+    assert np.abs(got[keep] - ref[keep]).mean() < 2.0  # upright, and otherwise the same picture
+
+
+def test_still_image_output_has_no_exif_or_gps(shared_data_dir, tmp_path, capsys):
+    from PIL import Image
+
+    src = exif_jpeg(shared_data_dir, tmp_path / "gps.jpg", 6, gps=True, image="kodim02.png")
+    assert Image.open(src).getexif().get_ifd(0x8825)  # GPS in the input
+    for name, flags in (("o.jpg", []), ("o.png", []), ("kept.jpg", ["--keep-metadata"])):
+        meta = tmp_path / f"{name}.json"
+        rc, _, err = vpf(capsys, "protect", src, tmp_path / name, "-f", "blur=box=0/0/64/64",
+                         "-q", "--json", meta, *flags)
+        assert rc == 0, err
+        im = Image.open(tmp_path / name)
+        assert im.size == (512, 768) and len(im.getexif()) == 0 and "exif" not in im.info
+        raw = (tmp_path / name).read_bytes()
+        assert b"Exif\x00\x00" not in raw and b"eXIf" not in raw and b"TestCamMake" not in raw
+        summary = json.loads(meta.read_text())["summary"]
+        assert {"exif", "GPSInfo/GPSLatitude", "Make"} <= set(summary["stripped_tags"])
+        assert summary["rotation"] == 90
+        # EXIF cannot be carried over to re-encoded pixels: --keep-metadata says so
+        assert ("vpf: warning: image metadata (EXIF) is not kept" in err) is bool(flags)
+
+
+# ------------------------------------------------------------------------------------ progress
+
+
+def test_progress_total_falls_back_to_duration_times_rate(clips, tmp_path, capsys):
+    mkv = tmp_path / "nocount.mkv"  # Matroska stores no frame count
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(clips["base"]), "-an", "-c", "copy",
+                    "-f", "matroska", str(mkv)], check=True, timeout=60)
+    with av.open(str(mkv)) as c:
+        assert c.streams.video[0].frames == 0
+    rc, out, _ = vpf(capsys, "info", mkv)
+    assert rc == 0 and "frames    20 (2.00 s)" in out  # 2.00 s x 10 fps
+    rc, _, err = vpf(capsys, "protect", mkv, tmp_path / "o.mp4", "-f", "blur=box=0/0/64/64")
+    assert rc == 0 and "/20 [" in err, err  # the bar has a total, not a bare count
+    assert SUMMARY.match(err.strip().splitlines()[-1].split("\r")[-1].strip()).group(1) == "20"

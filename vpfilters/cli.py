@@ -181,7 +181,8 @@ def _info(args) -> int:
         print(f"  frames    {pr.num_frames if pr.num_frames is not None else '?'}"
               + (f" ({pr.duration:.2f} s)" if pr.duration else ""))
         print(f"  audio     {'yes' if pr.has_audio else 'no'}")
-        print(f"  rotation  {pr.rotation} degrees clockwise for display")
+        mirror = ", then mirrored left-right" if getattr(pr, "mirrored", False) else ""
+        print(f"  rotation  {pr.rotation} degrees clockwise for display{mirror}")
         print(f"  range     {_RANGES.get(str(pr.color_range), pr.color_range or 'unspecified')}")
         matrix = _MATRICES.get(str(pr.color_matrix), pr.color_matrix or "unspecified")
         print(f"  matrix    {matrix}")

@@ -405,6 +405,216 @@ def test_truncated_input_is_processed_and_reported(clip, tmp_path, caplog):
     assert len(decode(dst)) == summary["frames"]
 
 
+# ------------------------------------------------------------------------------------ inputs
+# Inputs that change what the picture means (issue #3): other codecs, the matrix and range that
+# give a fill colour its YUV, and an EXIF orientation that turns the picture on decode.
+
+
+def pyav_host(src, dst, spec=SPEC):
+    """The same spec through the PyAV host (vpfilters.av.transcode), FFV1 out (or an image)."""
+    from vpfilters.av import transcode
+
+    return transcode(src, dst, spec, codec="ffv1", progress=False)
+
+
+_ENCODERS: list[str] = []
+
+
+def has_encoder(name: str) -> bool:
+    """True when the ffmpeg command-line tool (not PyAV's libav) has this encoder."""
+    if not _ENCODERS:
+        out = subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], capture_output=True,
+                             text=True, timeout=60).stdout
+        _ENCODERS.extend(line.split()[1] for line in out.splitlines()
+                         if len(line.split()) > 1 and line.startswith(" "))
+    return name in _ENCODERS
+
+
+CUT = ("-ss", 20, "-t", 1, "-i", VIDEO, "-an")  # 1 s (10 frames) of the shared video
+
+
+@pytest.mark.parametrize("kind,core,white", [
+    ("hevc", "yuv420p", 235),      # libx265 8-bit in MP4 (hvc1), B-frames, BT.601 limited
+    ("mjpeg", "yuv420p", 255),     # Motion JPEG yuvj420p in AVI: full range
+    ("mjpeg422", "yuv422p", 255),  # Motion JPEG yuvj422p (what many webcams send)
+])
+def test_hevc_and_mjpeg_inputs_give_the_pipeline_pixels(clips, tmp_path, monkeypatch, kind, core,
+                                                        white):
+    encoder = "libx265" if kind == "hevc" else "mjpeg"
+    if not has_encoder(encoder):
+        pytest.skip(f"the ffmpeg tool has no {encoder} encoder")
+    src = clips / ("hevc.mp4" if kind == "hevc" else f"{kind}.avi")
+    if not src.exists():
+        if kind == "hevc":
+            ff(*CUT, "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
+               "-tag:v", "hvc1", src)
+        else:
+            ff(*CUT, "-pix_fmt", "yuvj422p" if kind == "mjpeg422" else "yuvj420p", "-c:v",
+               "mjpeg", "-q:v", 3, src)
+    assert streams(src)[0]["codec_name"] == ("hevc" if kind == "hevc" else "mjpeg")
+    want = expected(src, core=core)
+    assert len(want) == 10
+    for pipes in ("raw", "nut"):
+        if pipes == "nut":
+            monkeypatch.setenv("VPF_FFMPEG_PIPE", "nut")
+        dst = tmp_path / f"{pipes}.mkv"
+        summary = run(src, dst, SPEC, codec="ffv1", progress=False)
+        assert (summary["pipes"], summary["format"], summary["frames"]) == (pipes, core, 10)
+        got = decode(dst)
+        assert_same(got, want)
+        assert (got[4][0][80:200, 100:300] == white).all()
+        s = streams(dst)[0]
+        assert s["pix_fmt"] == core
+        assert s["color_range"] == ("pc" if white == 255 else "tv")
+    pyav_host(src, tmp_path / "pyav.mkv")  # the other host agrees bit for bit
+    assert_same(got, decode(tmp_path / "pyav.mkv"))
+
+
+def red_yuv(matrix: str, full: bool) -> tuple[int, int, int]:
+    """Y, Cb, Cr of pure red (#ff0000), from the matrix's Kr/Kb (H.273), 8 bit."""
+    kr, kb = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}[matrix]
+    y, cb, cr = kr, -kr / (2 * (1 - kb)), 0.5  # R=1, G=B=0
+    if full:
+        vals = (255 * y, 128 + 255 * cb, 128 + 255 * cr)
+    else:
+        vals = (16 + 219 * y, 128 + 224 * cb, 128 + 224 * cr)
+    return tuple(int(min(255, max(0, np.floor(v + 0.5)))) for v in vals)
+
+
+TAGS601 = ("-colorspace", "smpte170m", "-color_primaries", "smpte170m", "-color_trc", "smpte170m")
+TAGS709 = ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709")
+
+
+@pytest.mark.parametrize("name,args,matrix,full", [
+    ("bt601", (*TAGS601, "-color_range", "tv"), "bt601", False),
+    ("bt709", (*TAGS709, "-color_range", "tv"), "bt709", False),       # SD size: the tags win
+    ("hd601", ("-vf", "scale=1280:720", *TAGS601, "-color_range", "tv"), "bt601", False),
+    ("hd_untagged", ("-vf", "scale=1280:720,setparams=range=unknown:colorspace=unknown:"
+                     "color_primaries=unknown:color_trc=unknown"), "bt709", False),  # by size
+    ("yuvj420p", ("-pix_fmt", "yuvj420p", *TAGS601), "bt601", True),
+    ("yuvj420p_709", ("-pix_fmt", "yuvj420p", *TAGS709), "bt709", True),
+])
+def test_fill_colour_follows_matrix_and_range(clips, tmp_path, name, args, matrix, full):
+    src = tmp_path / f"{name}.mp4"
+    ff("-ss", 20, "-i", VIDEO, "-frames:v", 3, "-an", *args, "-c:v", "libx264", "-preset",
+       "ultrafast", src)
+    sv = streams(src)[0]
+    assert sv["pix_fmt"] == ("yuvj420p" if full else "yuv420p")
+    tag = "unknown" if name == "hd_untagged" else "smpte170m" if matrix == "bt601" else "bt709"
+    assert sv.get("color_space", "unknown") == tag
+    assert sv.get("color_range", "unknown") == ("pc" if full else "unknown" if tag == "unknown"
+                                                else "tv")
+    spec = "fill=box=16/16/80/64:color=#ff0000"
+    dst = tmp_path / "out.mkv"
+    summary = run(src, dst, spec, codec="ffv1", progress=False)
+    assert summary["frames"] == 3
+    want = red_yuv(matrix, full)
+    got = decode(dst)
+    for frame in got:
+        y, u, v = frame
+        assert (int(y[30, 30]), int(u[15, 15]), int(v[15, 15])) == want, name
+        assert (y[16:64, 16:80] == want[0]).all()
+        assert (u[8:32, 8:40] == want[1]).all() and (v[8:32, 8:40] == want[2]).all()
+    dec = decode(src)
+    assert np.array_equal(got[0][0][64:], dec[0][0][64:])  # below the box: untouched
+    assert_same(got, expected(src, spec))
+    pyav_host(src, tmp_path / "pyav.mkv", spec)  # the PyAV host picks the same YUV
+    assert_same(got, decode(tmp_path / "pyav.mkv"))
+    out = streams(dst)[0]  # the output keeps the source's tags (and adds none it lacked)
+    assert out.get("color_range", "unknown") == sv.get("color_range", "unknown")
+    assert out.get("color_space", "unknown") == sv.get("color_space", "unknown")
+
+
+#: numpy turns of a coded picture that match PIL's ImageOps.exif_transpose per EXIF Orientation
+EXIF_TURN = {1: lambda a: a, 2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1],
+             4: lambda a: a[::-1], 5: lambda a: a.T, 6: lambda a: np.rot90(a, -1),
+             7: lambda a: a.T[::-1, ::-1], 8: lambda a: np.rot90(a)}
+TALL = "fill=box=0/0/40/80:color=white"  # a tall box at the top left of the *displayed* picture
+
+
+def exif_jpeg(path: Path, orientation: int) -> Path:
+    """A real Kodak photo (768x512) as a 4:2:0 JPEG with an EXIF Orientation tag."""
+    image_mod = pytest.importorskip("PIL.Image")
+    kodak = SHARED / "kodak24" / "kodim01.png"
+    if not kodak.is_file():
+        pytest.skip(f"shared image {kodak} not found (set VPF_SHARED_DATA)")
+    exif = image_mod.Exif()
+    exif[0x0112] = orientation
+    image_mod.open(kodak).convert("RGB").save(path, quality=92, subsampling=2, exif=exif)
+    return path
+
+
+def expected_upright(path, orientation: int, spec=TALL) -> list[list[np.ndarray]]:
+    """The pipeline applied to the coded frames PyAV decodes, turned upright per the EXIF tag."""
+    pipeline = build(spec)
+    out = []
+    with av.open(str(path)) as c:
+        for n, f in enumerate(c.decode(video=0)):
+            planes = [np.ascontiguousarray(EXIF_TURN[orientation](p)) for p in planes_of(f)]
+            props = {"_ColorRange": 0, "_Matrix": 5}  # JPEG: full range, BT.601
+            out.append(pipeline.process(Frame(planes, "yuv420p", n, props), FrameContext(n))
+                       .planes)
+    return out
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_of_a_jpeg_is_applied_and_boxes_are_display_coordinates(
+        clips, tmp_path, orientation):
+    image_ops = pytest.importorskip("PIL.ImageOps")
+    image_mod = pytest.importorskip("PIL.Image")
+    src = exif_jpeg(tmp_path / f"o{orientation}.jpg", orientation)
+    dst = tmp_path / "out.mkv"
+    summary = run(src, dst, TALL, codec="ffv1", progress=False)
+    assert summary["frames"] == 1
+    if orientation in (1, 3, 6, 8):  # pure turns: the summary names the angle (clockwise)
+        assert summary["rotation"] == {1: 0, 3: 180, 6: 90, 8: 270}[orientation]
+    got = decode(dst)
+    turned = orientation >= 5
+    assert got[0][0].shape == ((768, 512) if turned else (512, 768))
+    assert (got[0][0][:80, :40] == 255).all()  # full-range white, top left as displayed
+    assert not (got[0][0][:40, 40:80] == 255).all()  # a tall box, not a wide one
+    assert_same(got, expected_upright(src, orientation))
+    # independent of ffmpeg: the upright picture PIL shows (decoders differ by ~1 level)
+    with av.open(str(dst)) as c:
+        rgb = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(np.int16)
+    ref = np.asarray(image_ops.exif_transpose(image_mod.open(src)).convert("RGB"), np.int16)
+    assert rgb.shape == ref.shape
+    assert float(np.abs(rgb - ref)[100:, 100:].mean()) < 3
+    assert not streams(dst)[0].get("side_data_list")  # no orientation left to apply twice
+    # the PyAV host shows the same picture (it writes stills as images: compare two PNGs)
+    run(src, tmp_path / "ff.png", TALL, progress=False)
+    pyav_host(src, tmp_path / "pyav.png", TALL)
+    a, b = (np.asarray(image_mod.open(tmp_path / n).convert("RGB"), np.int16)
+            for n in ("ff.png", "pyav.png"))
+    assert a.shape == b.shape == ref.shape
+    assert int(np.abs(a - b).max()) <= 2, "the two hosts disagree"
+
+
+def test_mjpeg_video_with_exif_orientation_is_turned_not_scrambled(clips, tmp_path):
+    """An MJPEG cut from an EXIF-rotated photo: ffmpeg turns every frame on decode (768x512 ->
+    512x768, the same byte count), so bare raw pipes sized from the stream would scramble it."""
+    photo = exif_jpeg(tmp_path / "o6.jpg", 6)
+    src = tmp_path / "exif6.avi"
+    ff("-framerate", 10, "-loop", 1, "-i", photo, "-t", 1, "-c:v", "copy", src)
+    s = streams(src)[0]
+    assert (s["codec_name"], s["width"], s["height"]) == ("mjpeg", 768, 512)
+    dst = tmp_path / "out.mkv"
+    summary = run(src, dst, TALL, codec="ffv1", progress=False)
+    assert summary["rotation"] == 90 and summary["pipes"] == "nut" and summary["frames"] == 10
+    v = streams(dst)[0]
+    assert (v["width"], v["height"]) == (512, 768)
+    upright = tmp_path / "upright.nut"  # ffmpeg's own autorotated decode, range kept
+    ff("-i", src, "-c:v", "rawvideo", "-pix_fmt", "yuvj420p", upright)
+    got, ref = decode(dst), decode(upright)
+    assert len(got) == len(ref) == 10
+    for g, r in zip(got, ref):  # outside the box: exactly what ffmpeg itself shows
+        assert (g[0][:80, :40] == 255).all()
+        assert np.array_equal(g[0][80:], r[0][80:]) and np.array_equal(g[0][:, 40:], r[0][:, 40:])
+        assert np.array_equal(g[1][40:], r[1][40:]) and np.array_equal(g[2][:, 20:], r[2][:, 20:])
+    assert_same(got, expected_upright(src, 6))
+
+
+
 # ------------------------------------------------------------------------------------ look-ahead
 
 

@@ -14,7 +14,7 @@ import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(TESTS), str(TESTS / "plugins")]
-from _media import FFMPEG, clips, shared_data_dir  # noqa: E402,F401 (fixtures)
+from _media import FFMPEG, clips, decode, exif_jpeg, shared_data_dir  # noqa: E402,F401 (fixtures)
 
 from vpfilters.core import Option, Protector, register  # noqa: E402
 from vpfilters.errors import OutputError, ParameterError, ProtectionError  # noqa: E402
@@ -36,16 +36,6 @@ def planes_of(avf: av.VideoFrame) -> list[np.ndarray]:
         a = np.frombuffer(p, dtype)[:row * p.height].reshape(p.height, row)[:, :p.width]
         out.append(a.copy())
     return out
-
-
-def decode(path, n: int | None = None) -> list[av.VideoFrame]:
-    with av.open(str(path)) as c:
-        frames = []
-        for f in c.decode(video=0):
-            frames.append(f)
-            if n is not None and len(frames) >= n:
-                break
-        return frames
 
 
 def info(path) -> dict:
@@ -482,3 +472,177 @@ def test_frame_conversion_round_trip_gbrp_order():
     back = pyav.core_to_frame(core).reformat(format="rgb24").to_ndarray()
     assert np.array_equal(back, rgb)
     assert core.planes[0].base is not None  # a view, not a copy
+
+
+# ------------------------------------------------------------------------------------ EXIF stills
+
+
+def upright(path) -> np.ndarray:
+    """What a viewer shows: PIL's own EXIF transpose, as RGB."""
+    from PIL import Image, ImageOps
+
+    return np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB")).astype(int)
+
+
+def rgb_of(path) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+
+# EXIF orientation -> (degrees clockwise, mirrored)
+EXIF_ORIENTATION = {1: (0, False), 2: (0, True), 3: (180, False), 4: (180, True),
+                    5: (90, True), 6: (90, False), 7: (270, True), 8: (270, False)}
+
+
+def test_probe_reports_the_exif_orientation(shared_data_dir, tmp_path):
+    for o, (rot, mirrored) in EXIF_ORIENTATION.items():
+        pr = pyav._io.probe(exif_jpeg(shared_data_dir, tmp_path / f"o{o}.jpg", o))
+        assert (pr.rotation, pr.mirrored) == (rot, mirrored), o
+        assert (pr.width, pr.height, pr.codec) == (768, 512, "mjpeg")  # coded size, as before
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8, 5])
+def test_exif_rotated_jpeg_comes_out_upright_with_display_boxes(shared_data_dir, tmp_path,
+                                                               orientation):
+    src = exif_jpeg(shared_data_dir, tmp_path / "in.jpg", orientation)
+    out = tmp_path / "out.png"
+    s = run(src, out, "fill=box=10/20/110/70:color=white")
+    assert (s["rotation"], s["mirrored"]) == EXIF_ORIENTATION[orientation]
+    ref, got = upright(src), rgb_of(out)
+    assert got.shape == ref.shape == ((768, 512, 3) if orientation >= 5 else (512, 768, 3))
+    assert np.all(got[20:70, 10:110] == 255)  # the box is where the viewer sees it
+    keep = np.ones(ref.shape[:2], bool)
+    keep[16:74, 6:114] = False  # the box and the chroma it shares with its neighbours
+    assert psnr(got[keep], ref[keep]) > 35  # the same picture, the same way up
+    # the output holds no orientation of its own: a viewer shows it as it is
+    assert np.array_equal(upright(out), got)
+
+
+@pytest.mark.parametrize("orientation", [6, 3])
+def test_exif_jpeg_without_an_image_name_takes_the_video_path_upright(shared_data_dir, tmp_path,
+                                                                     orientation):
+    src = exif_jpeg(shared_data_dir, tmp_path / "in.jpg", orientation).rename(tmp_path / "in.jpe")
+    out = tmp_path / "out.mkv"
+    s = run(src, out, "fill=box=10/20/110/70:color=white", codec="ffv1")
+    assert s["frames"] == 1 and s["rotation"] == EXIF_ORIENTATION[orientation][0]
+    assert pyav._io.probe(src).rotation == s["rotation"]
+    ref = upright(src)
+    got = decode(out)[0]
+    assert (got.height, got.width) == ref.shape[:2]
+    y = planes_of(got)[0]
+    assert np.all(y[20:70, 10:110] == 255)  # full-range white where the viewer sees the box
+    rgb = got.to_ndarray(format="rgb24").astype(int)
+    keep = np.ones(ref.shape[:2], bool)
+    keep[16:74, 6:114] = False
+    assert psnr(rgb[keep], ref[keep]) > 30
+
+
+def test_image_output_carries_no_exif_or_gps(shared_data_dir, tmp_path):
+    from PIL import Image
+
+    src = exif_jpeg(shared_data_dir, tmp_path / "gps.jpg", 6, gps=True)
+    assert Image.open(src).getexif().get_ifd(0x8825)  # the input really has GPS
+    for name in ("out.jpg", "out.png"):
+        s = run(src, tmp_path / name, "blur=box=0/0/64/64")
+        assert {"exif", "Make", "Model", "GPSInfo/GPSLatitude"} <= set(s["stripped_tags"])
+        im = Image.open(tmp_path / name)
+        assert len(im.getexif()) == 0 and "exif" not in im.info
+        raw = (tmp_path / name).read_bytes()
+        assert b"Exif\x00\x00" not in raw and b"eXIf" not in raw
+        assert b"TestCamMake" not in raw and b"ModelX1" not in raw
+    s = run(src, tmp_path / "kept.jpg", "blur=box=0/0/64/64", keep_metadata=True)
+    assert any("EXIF" in w and "not kept" in w for w in s["warnings"])
+    assert b"TestCamMake" not in (tmp_path / "kept.jpg").read_bytes()
+
+
+# ------------------------------------------------------------------------------------ progress
+
+
+def test_frame_estimate_without_a_container_count(clips, tmp_path):
+    """Matroska stores no frame count: the estimate (the progress bar's total) is duration x rate."""
+    mkv = tmp_path / "nocount.mkv"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(clips["base"]), "-an", "-c", "copy",
+                    "-f", "matroska", str(mkv)], check=True)
+    with av.open(str(mkv)) as c:
+        assert c.streams.video[0].frames == 0
+    pr = pyav._io.probe(mkv)
+    assert pr.num_frames == round(pr.duration * float(pr.fps)) == 20 == len(decode(mkv))
+
+
+# ------------------------------------------------------------------------------------ own loops: colour and buffers
+
+
+def _tags(f: av.VideoFrame) -> tuple:
+    return (f.format.name, int(f.colorspace or 0), int(f.color_range or 0),
+            int(f.color_primaries or 0), int(f.color_trc or 0), f.pts, f.time_base)
+
+
+@pytest.mark.parametrize("clip", ["base", "sd709", "yuvj", "hevc10", "odd", "gif"])
+def test_frame_filter_keeps_colour_tags_pts_and_time_base(clips, clip):
+    from fractions import Fraction
+
+    first = decode(clips[clip], 1)[0]
+    if clip not in ("odd", "gif"):  # tagged clips (odd and gif: untagged, kept untagged)
+        assert int(first.color_range or 0) in (1, 2)
+    for fmt in (None, "nv12", "rgb24", "yuv444p"):
+        for spec in ("fill=box=0/0/16/16:color=white", "test_failing=at=0"):
+            f = decode(clips[clip], 1)[0]
+            if fmt is not None:
+                f = f.reformat(format=fmt)
+                f.pts, f.time_base = 123456, Fraction(1, 90000)
+            before = _tags(f)
+            out = FrameFilter(spec)(f)
+            assert _tags(out) == before, (fmt, spec)
+
+
+def test_frame_filter_never_edits_the_decoders_reference_pictures(clips):
+    """H.264 P-frames are predicted from the decoder's copy of earlier frames: protecting frame 0
+    in place must not change what the decoder makes of the frames after it."""
+    clean = [planes_of(f) for f in decode(clips["base"], 8)]
+    protect = FrameFilter("fill=box=0/0/256/192:color=white")
+    got = []
+    with av.open(str(clips["base"])) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i == 0:
+                out = protect(f)
+                assert out is f and np.all(planes_of(f)[0][:192, :256] == 235)
+            got.append(planes_of(f))
+            if i == 7:
+                break
+    for g, c in zip(got[1:], clean[1:]):
+        for a, b in zip(g, c):
+            assert np.array_equal(a, b)
+
+
+def test_frame_filter_edits_only_the_frame_it_is_given(clips):
+    """Two frames sharing one buffer (a filter graph's ``split``): only the one passed changes."""
+    with av.open(str(clips["base"])) as c:
+        stream = c.streams.video[0]
+        f = next(c.decode(stream))
+        graph = av.filter.Graph()
+        src = graph.add_buffer(template=stream)
+        split = graph.add("split")
+        sinks = graph.add("buffersink"), graph.add("buffersink")
+        src.link_to(split)
+        split.link_to(sinks[0], 0, 0)
+        split.link_to(sinks[1], 1, 0)
+        graph.configure()
+        src.push(f)
+        a, b = sinks[0].pull(), sinks[1].pull()
+    assert a.planes[0].buffer_ptr == b.planes[0].buffer_ptr  # one buffer, referenced twice
+    before = planes_of(b)
+    out = FrameFilter("fill=box=0/0/64/64:color=white")(a)
+    assert out is a and np.all(planes_of(a)[0][:64, :64] == 235)
+    assert all(np.array_equal(x, y) for x, y in zip(planes_of(b), before))
+    # reformat to the frame's own format returns the very same object: the caller's frame itself
+    g = b.reformat(format=b.format.name)
+    assert g is b
+    out = FrameFilter("fill=box=0/0/8/8:color=white")(g)
+    assert out is b and np.all(planes_of(b)[0][:8, :8] == 235)
+    assert np.array_equal(planes_of(b)[0][8:, 8:], before[0][8:, 8:])
+    # a repacked layout (nv12) is converted: the frame passed in stays as it was
+    nv = decode(clips["base"], 1)[0].reformat(format="nv12")
+    nv_before = planes_of(nv)
+    out = FrameFilter("fill=box=0/0/8/8:color=white")(nv)
+    assert out is not nv and all(np.array_equal(x, y) for x, y in zip(planes_of(nv), nv_before))

@@ -1,4 +1,5 @@
-"""The VapourSynth host: formats, properties, windows, request order, failing closed, core.vpf."""
+"""The VapourSynth host: formats, properties, windows, request order, failing closed, core.vpf,
+HEVC/MJPEG input, rotated files, matrix-dependent fill colours and third-party protectors."""
 
 from __future__ import annotations
 
@@ -13,18 +14,26 @@ import numpy as np
 import pytest
 
 vs = pytest.importorskip("vapoursynth")
+av = pytest.importorskip("av")
 
+TESTS = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(TESTS), str(TESTS / "plugins")]
+from _media import FFMPEG, clips, decode, shared_data_dir  # noqa: E402,F401 (fixtures)
+from vpf_plugin_fixture import thirdparty_protector  # noqa: E402,F401 (a fixture)
+
+from vpfilters.av import FrameFilter, transcode  # noqa: E402
 from vpfilters.core import (  # noqa: E402
     Frame,
     FrameContext,
     Option,
+    Pipeline,
     Protector,
     build,
     register,
     registry,
 )
 from vpfilters.errors import FormatError, ParameterError, SpecError  # noqa: E402
-from vpfilters.protect.mask import Fill  # noqa: E402
+from vpfilters.protect.mask import Blur, Fill  # noqa: E402
 from vpfilters.vapoursynth import as_frame, core_format, has_plugin, protect  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -468,3 +477,247 @@ def test_use_plugin_true_without_the_plugin_is_an_error(limited, monkeypatch):
     monkeypatch.setattr(host, "has_plugin", lambda core=None: False)
     with pytest.raises(ParameterError, match="core.vpf"):
         protect(limited, "fill=box=1/1/9/9", use_plugin=True)
+
+
+# ------------------------------------------------------------------------------------ codecs, rotation, colour, plug-ins
+# Real files made by ffmpeg, decoded by bestsource on one side and PyAV on the other.
+
+
+def _tagged(matrix: str, rng: str) -> tuple:
+    """Two H.264 frames tagged ``matrix`` (primaries, transfer and matrix) and range ``rng``."""
+    return ("-frames:v", 2, "-an", "-vf", f"scale=out_range={'full' if rng == 'pc' else 'limited'}",
+            "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast",
+            "-color_primaries", matrix, "-color_trc", matrix, "-colorspace", matrix,
+            "-color_range", rng, "-f", "mp4")
+
+
+LOCAL_CLIPS = {  # made from the first frames of LIMITED; the others come from tests/_media.py
+    "hevc8.mp4": ("-frames:v", 5, "-an", "-pix_fmt", "yuv420p", "-c:v", "libx265", "-preset",
+                  "ultrafast", "-x265-params", "log-level=error", "-f", "mp4"),
+    "bt601_tv.mp4": _tagged("smpte170m", "tv"),
+    "bt601_pc.mp4": _tagged("smpte170m", "pc"),
+    "bt709_tv.mp4": _tagged("bt709", "tv"),
+    "bt709_pc.mp4": _tagged("bt709", "pc"),
+}
+
+
+@pytest.fixture(scope="module")
+def media(clips, tmp_path_factory):
+    """``media(name)``: a path, from LOCAL_CLIPS (made here once) or ``clips[name]``."""
+    root = tmp_path_factory.mktemp("vs_media")
+
+    def get(name: str) -> Path:
+        if name not in LOCAL_CLIPS:
+            return clips[name]
+        out = root / name
+        if not out.exists():
+            subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-y", "-i", str(clips.src),
+                            *map(str, LOCAL_CLIPS[name]), str(out)], check=True, timeout=120)
+        return out
+
+    return get
+
+
+def _bs(path: Path, tmp: Path, **kw):
+    if not hasattr(vs.core, "bs"):
+        pytest.skip("vapoursynth-bestsource is not installed")
+    return vs.core.bs.VideoSource(source=str(path), cachepath=str(tmp / "bscache"), **kw)
+
+
+def av_planes(avf) -> list[np.ndarray]:
+    """Copies of a PyAV frame's planes, rows unpadded (independent of the hosts' code)."""
+    dtype = np.uint8 if max(c.bits for c in avf.format.components) <= 8 else np.uint16
+    out = []
+    for p in avf.planes:
+        row = p.line_size // np.dtype(dtype).itemsize
+        out.append(np.frombuffer(p, dtype)[:row * p.height].reshape(p.height, row)[:, :p.width]
+                   .copy())
+    return out
+
+
+@pytest.mark.parametrize("use_plugin", PATHS)
+@pytest.mark.parametrize("name, fmt, rng, mtx, white", [
+    ("hevc8.mp4", "YUV420P8", 0, 6, 235),      # libx265 8 bit, BT.601 limited
+    ("hevc10", "YUV420P10", 0, 6, 940),        # libx265 yuv420p10le
+    ("mjpeg", "YUV420P8", 1, 5, 255),          # Motion JPEG (yuvj420p): full range, BT.470BG
+])
+def test_hevc_and_mjpeg_match_the_pyav_host(media, tmp_path, name, fmt, rng, mtx, white,
+                                            use_plugin):
+    path = media(name)
+    src = _bs(path, tmp_path)
+    decoded = decode(path)
+    assert (src.format.name, src.num_frames, len(decoded)) == (fmt, 5, 5)
+    props = src.get_frame(0).props
+    assert (int(props["_Range"]), int(props["_Matrix"])) == (rng, mtx)  # _Range 1: full
+    out = protect(src, SPEC, use_plugin=use_plugin)
+    ff = FrameFilter(SPEC)  # the PyAV host, on PyAV's decode of the same file
+    changed = 0
+    for n, avf in enumerate(decoded):
+        before = av_planes(avf)
+        assert_same(planes(src.get_frame(n)), before, f"{name} frame {n}, as decoded")
+        want = av_planes(ff(avf))
+        got = out.get_frame(n)
+        assert_same(planes(got), want, f"{name} frame {n}, protected")
+        assert list(got.props["VPFBoxes"]) == pytest.approx(SPEC_BOXES)
+        changed += sum(int(np.count_nonzero(a != b)) for a, b in zip(before, want))
+        assert (planes(got)[0][31:151, 41:201] == white).all()
+    assert changed > 10_000
+
+
+# Red (#ff0000) with Kr = 0.299, Kb = 0.114 (BT.601) or 0.2126, 0.0722 (BT.709): Y' = Kr,
+# Cb' = -Kr / (2 (1 - Kb)), Cr' = 0.5. Limited: 16 + 219 Y', 128 + 224 C'; full: 255 Y',
+# 128 + 255 C' (Cr clipped to 255). The same values as tests/hosts/test_pyav.py expects.
+@pytest.mark.parametrize("use_plugin", PATHS)
+@pytest.mark.parametrize("name, matrix, rng, yuv", [
+    ("bt601_tv.mp4", 6, 0, (81, 90, 240)),
+    ("bt601_pc.mp4", 6, 1, (76, 85, 255)),
+    ("bt709_tv.mp4", 1, 0, (63, 102, 240)),
+    ("bt709_pc.mp4", 1, 1, (54, 99, 255)),
+])
+def test_fill_colour_follows_matrix_and_range(media, tmp_path, name, matrix, rng, yuv,
+                                              use_plugin):
+    spec = "fill=box=16/16/80/64:color=#ff0000"
+    src = _bs(media(name), tmp_path)
+    f = src.get_frame(0)
+    assert (int(f.props["_Matrix"]), int(f.props["_Range"])) == (matrix, rng)  # the tags, read
+    got = protect(src, spec, use_plugin=use_plugin).get_frame(0)
+    y, u, v = planes(got)
+    assert (y[16:64, 16:80] == yuv[0]).all()
+    assert (u[8:32, 8:40] == yuv[1]).all() and (v[8:32, 8:40] == yuv[2]).all()
+    before = planes(f)
+    assert np.array_equal(y[64:], before[0][64:]) and np.array_equal(u[32:], before[1][32:])
+    assert (int(got.props["_Matrix"]), int(got.props["_Range"])) == (matrix, rng)  # kept
+    # the PyAV host, on the same file, fills the same colour
+    assert_same([y, u, v], av_planes(FrameFilter(spec)(decode(media(name), 1)[0])), name)
+
+
+def _autorotated_luma(path: Path, width: int, height: int) -> np.ndarray:
+    """Frame 0's luma as ffmpeg shows it (autorotate on)."""
+    raw = subprocess.run([FFMPEG, "-v", "error", "-i", str(path), "-frames:v", "1", "-f",
+                          "rawvideo", "-pix_fmt", "yuv420p", "-"], capture_output=True,
+                         check=True, timeout=60).stdout
+    return np.frombuffer(raw, np.uint8)[:width * height].reshape(height, width)
+
+
+ROT_SPEC = "fill=box=0/0/40/80:color=white,pixelate=box=100/300/300/500"
+
+
+@pytest.mark.parametrize("use_plugin", PATHS)
+def test_rotated_h264_is_protected_in_display_coordinates(media, tmp_path, use_plugin):
+    path = media("rotated")  # 768x432 H.264 with a display matrix (rotate=90): shown 432x768
+    src = _bs(path, tmp_path)[:5]
+    # bestsource applies the display matrix itself (apply_rotation=1, its default): the clip is
+    # the picture as displayed, exactly what ffmpeg's autorotate shows, with Rotation=0.
+    assert (src.width, src.height) == (432, 768) and src.get_frame(0).props["Rotation"] == 0
+    shown = _autorotated_luma(path, 432, 768)
+    assert np.array_equal(planes(src.get_frame(0))[0], shown)
+    out = protect(src, ROT_SPEC, use_plugin=use_plugin)
+    y = planes(out.get_frame(0))[0]
+    assert (y[:80, :40] == 235).all()  # the box's corner is the displayed top left
+    assert np.array_equal(y[:290, 50:], shown[:290, 50:]) and np.array_equal(y[510:], shown[510:])
+    # the PyAV host turns the frames too and takes the boxes in display coordinates: the same
+    s = transcode(path, tmp_path / "rot.mkv", ROT_SPEC, codec="ffv1", progress=False,
+                  max_frames=5)
+    assert s["rotation"] == 270 and s["frames"] == 5
+    for n, avf in enumerate(decode(tmp_path / "rot.mkv")):
+        got = out.get_frame(n)
+        assert_same(planes(got), av_planes(avf), f"rotated frame {n}")
+        assert list(got.props["VPFBoxes"]) == [0, 0, 40, 80, 100, 300, 300, 500]
+
+
+def test_rotation_left_to_the_script_keeps_the_clips_coordinates(media, tmp_path):
+    """With ``apply_rotation=0`` the clip is the coded picture and ``Rotation`` says how to turn
+    it: protect takes boxes in the clip's own (coded) coordinates and passes Rotation on; turning
+    the clip first (std.Transpose + std.FlipVertical for 270) gives the display-coordinate run."""
+    path = media("rotated")
+    coded = _bs(path, tmp_path, apply_rotation=0)[:2]
+    assert (coded.width, coded.height) == (768, 432)
+    assert coded.get_frame(0).props["Rotation"] == 270  # degrees clockwise, to display it
+    g = protect(coded, "fill=box=0/0/40/80:color=white").get_frame(0)
+    assert g.props["Rotation"] == 270
+    y, before = planes(g)[0], planes(coded.get_frame(0))[0]
+    assert (y[:80, :40] == 235).all() and np.array_equal(y[:, 40:], before[:, 40:])
+    turned = vs.core.std.FlipVertical(vs.core.std.Transpose(coded))
+    auto = _bs(path, tmp_path)[:2]
+    for n in range(2):
+        assert_same(planes(turned.get_frame(n)), planes(auto.get_frame(n)), f"turned {n}")
+        assert_same(planes(protect(turned, ROT_SPEC).get_frame(n)),
+                    planes(protect(auto, ROT_SPEC).get_frame(n)), f"protected turned {n}")
+
+
+@pytest.mark.parametrize("use_plugin", PATHS)
+@pytest.mark.parametrize("name", ["YUV420P8", "YUV420P10"])
+def test_a_third_party_protector_by_name(thirdparty_protector, limited, name, use_plugin):
+    """tests/plugins/vpf_thirdparty's ``invert``, found through its entry point, beside a
+    built-in (native when core.vpf is loaded)."""
+    spec = "invert=box=0/0/64/48,fill=box=100/100/200/200:color=white"
+    clip = convert(limited, name)[:3]
+    out = protect(clip, spec, use_plugin=use_plugin)
+    top = 255 if name == "YUV420P8" else 1023
+    for n in range(clip.num_frames):
+        src = clip.get_frame(n)
+        before, got = planes(src), out.get_frame(n)
+        after = planes(got)
+        assert np.array_equal(after[0][:48, :64], top - before[0][:48, :64])
+        assert np.array_equal(after[1][:24, :32], top - before[1][:24, :32])
+        assert (after[0][100:200, 100:200] == (235 if top == 255 else 940)).all()
+        assert np.array_equal(after[0][200:], before[0][200:])
+        assert_same(after, reference(src, n, FORMATS[name], spec).planes, f"{name} frame {n}")
+        assert list(got.props["VPFBoxes"]) == [0, 0, 64, 48, 100, 100, 200, 200]
+
+
+def test_a_third_party_protector_under_vspipe(thirdparty_protector, media, tmp_path):
+    """A .vpy script run by vspipe in a fresh process finds ``invert`` by its entry point."""
+    vspipe = shutil.which("vspipe", path=str(Path(sys.executable).parent)) or shutil.which("vspipe")
+    if vspipe is None or not hasattr(vs.core, "bs"):
+        pytest.skip("needs vspipe and vapoursynth-bestsource")
+    path = media("hevc8.mp4")
+    script = tmp_path / "invert.vpy"
+    script.write_text(
+        "import vapoursynth as vs\nfrom vpfilters.vapoursynth import protect\n"
+        f"clip = vs.core.bs.VideoSource({str(path)!r}, cachepath={str(tmp_path / 'bscache')!r})\n"
+        "protect(clip[:2], 'invert=box=0/0/64/48').set_output()\n")
+    out = tmp_path / "out.y4m"
+    r = subprocess.run([vspipe, "-c", "y4m", str(script), str(out)], capture_output=True,
+                       text=True, env=thirdparty_protector.env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    data = out.read_bytes()
+    header, rest = data.split(b"\n", 1)
+    assert b" W768 H432 " in header and rest.startswith(b"FRAME\n")
+    y = np.frombuffer(rest[6:6 + 768 * 432], np.uint8).reshape(432, 768)
+    ref = av_planes(decode(path, 1)[0])[0]
+    assert np.array_equal(y[:48, :64], 255 - ref[:48, :64])
+    assert np.array_equal(y[48:], ref[48:])
+
+
+class _SoftBlur(Blur):
+    """Blur whose 'detections' carry a soft mask (a ramp with a hole), as a segmenter gives."""
+
+    name = "test_vs_soft_blur"
+
+    def detected(self, frame, ctx):
+        from vpfilters.core.region import Region
+
+        box = (40.0, 30.0, 200.0, 150.0)
+        mask = np.tile(np.linspace(0, 255, 160).astype(np.uint8), (120, 1))
+        mask[40:80, 60:100] = 0
+        return [Region(box, "person", mask=mask)]
+
+
+@pytest.mark.parametrize("use_plugin", PATHS)
+def test_soft_masks_are_honoured_with_and_without_the_plugin(limited, use_plugin):
+    """A region's soft mask reaches the pixels through the VapourSynth host: MaskBlur takes
+    boxes only, so such frames go through the numpy kernel; same as the Python pipeline."""
+    clip = limited[:2]
+    spec = Pipeline([_SoftBlur(strength=9)])
+    out = protect(clip, spec, use_plugin=use_plugin)
+    for n in range(clip.num_frames):
+        src = clip.get_frame(n)
+        f = out.get_frame(n)
+        frame = Frame(planes(src), "yuv420p", n, {"_Matrix": int(src.props.get("_Matrix", 6)),
+                                                 "_ColorRange": 1})
+        want = Pipeline([_SoftBlur(strength=9)]).process(frame, FrameContext(n))
+        assert_same(planes(f), want.planes, f"frame {n}")
+        y, y0 = planes(f)[0], planes(src)[0]
+        assert np.array_equal(y[70:110, 100:140], y0[70:110, 100:140])  # the mask's hole
+        assert not np.array_equal(y[30:150, 150:200], y0[30:150, 150:200])  # mask ~ 255

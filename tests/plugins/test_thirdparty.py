@@ -45,6 +45,22 @@ def test_used_by_name_through_the_pyav_host(thirdparty_protector, clips, tmp_pat
     assert np.array_equal(got[48:], ref[48:])
 
 
+def test_used_by_name_through_the_ffmpeg_host(thirdparty_protector, clips, tmp_path):
+    host = pytest.importorskip("vpfilters.ffmpeg", reason="ffmpeg-python is not installed")
+    out = tmp_path / "out.mkv"
+    s = host.run(clips["base"], out, "invert=box=0/0/64/48,fill=box=200/100/264/164:color=white",
+                 codec="ffv1", progress=False)
+    assert s["frames"] == 20 and not s["failed_frames"]
+    got, ref = luma(out, 4), luma(clips["base"], 4)
+    assert np.array_equal(got[:48, :64], 255 - ref[:48, :64])  # the third-party protector
+    assert np.all(got[100:164, 200:264] == 235)                 # and a built-in one after it
+    keep = np.ones_like(ref, bool)
+    keep[:48, :64] = keep[100:164, 200:264] = False
+    assert np.array_equal(got[keep], ref[keep])
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 20
+
+
 def test_used_by_name_in_a_frame_filter(thirdparty_protector, clips):
     with av.open(str(clips["base"])) as c:
         f = next(c.decode(video=0))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -200,6 +200,7 @@ class Pipeline:
         self.on_error = on_error
         self.spec = spec
         self.failed_frames: list[int] = []
+        self._closed = False  # close() already ran since the last open()
 
     @property
     def window(self) -> int:
@@ -213,12 +214,39 @@ class Pipeline:
         return out
 
     def open(self, info: StreamInfo) -> None:
+        """Open every protector for the stream ``info``. When one refuses (a format it does not
+        declare, a bad setting), every protector is closed at once (those already opened hold
+        resources, the refusing one may hold part of them) and the error is raised; the host's
+        later :meth:`close` is then a no-op."""
+        self._closed = False
         for p in self.protectors:
-            p.open(info)
+            try:
+                p.open(info)
+            except BaseException:
+                try:
+                    self.close()
+                except Exception as exc:  # the open error is the one to report
+                    log.warning("closing after a failed open: %s", exc)
+                raise
 
     def close(self) -> None:
+        """Close every protector, once per :meth:`open`: a second call (a host's ``finally`` and
+        a ``with`` block, a weak-reference finaliser) does nothing. A protector whose ``close``
+        raises does not keep the others open; the first error is raised after all are closed."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        first = None
         for p in self.protectors:
-            p.close()
+            try:
+                p.close()
+            except Exception as exc:
+                if first is None:
+                    first = exc
+                else:
+                    log.warning("%s: close failed too: %s", p.name, exc)
+        if first is not None:
+            raise first
 
     def process(self, frame: Frame, ctx: FrameContext | None = None) -> Frame:
         ctx = ctx or FrameContext(frame.index)
@@ -235,8 +263,11 @@ class Pipeline:
                     if isinstance(exc, VpfError) and exc.frame is not None:
                         raise
                     raise ProtectionError(f"{p.name} failed: {exc}", frame=frame.index) from exc
+                # the text, not the exception: a log record that holds the exception holds its
+                # traceback, and with it the frames and whatever the host's callers hold (a
+                # VapourSynth stage and its protectors, kept open by a handler that keeps records)
                 log.warning("frame %d: %s failed (%s); the whole frame is hidden (fail closed)",
-                            frame.index, p.name, exc)
+                            frame.index, p.name, str(exc))
                 self.failed_frames.append(frame.index)
                 frame = p.protect_all(frame)
         return frame

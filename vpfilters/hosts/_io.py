@@ -73,6 +73,9 @@ class VideoProbe:
     #: every stream of the container, as :func:`stream_facts` describes it (in container order)
     streams: list = field(default_factory=list)
     start_time: float | None = None  # the container's start (its earliest stream's), seconds
+    #: True when the display is also mirrored left-right (after turning by ``rotation``): EXIF
+    #: orientations 2, 4, 5, 7 and display matrices with a flip
+    mirrored: bool = False
 
 
 def stream_facts(st) -> dict:
@@ -244,6 +247,39 @@ def display_matrix(stream) -> tuple[int, ...] | None:
     return struct.unpack("<9i", bytes(raw)[:36])
 
 
+def matrix_transform(matrix) -> tuple[bool, bool, bool] | None:
+    """(transpose, flip rows, flip columns), applied in that order, that turn coded planes into
+    display orientation; None for no matrix or the identity.
+
+    The display matrix maps a coded pixel (x, y) to ``x' = a x + c y``, ``y' = b x + d y``.
+    """
+    if matrix is None:
+        return None
+    a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]
+    if abs(b) + abs(c) > abs(a) + abs(d):
+        t = (True, b < 0, c < 0)
+    else:
+        t = (False, d < 0, a < 0)
+    return None if t == (False, False, False) else t
+
+
+# (transpose, flip rows, flip columns) -> (degrees clockwise, then mirrored left-right)
+_ORIENTATIONS = {
+    (False, False, False): (0, False), (False, False, True): (0, True),
+    (False, True, True): (180, False), (False, True, False): (180, True),
+    (True, False, True): (90, False), (True, False, False): (90, True),
+    (True, True, False): (270, False), (True, True, True): (270, True),
+}
+
+
+def display_orientation(matrix) -> tuple[int, bool]:
+    """``(rotation, mirrored)`` of a display matrix: turn the coded picture ``rotation`` degrees
+    (0/90/180/270) clockwise, then mirror it left-right if ``mirrored``. Without a flip the
+    rotation equals :func:`display_rotation`'s; EXIF orientations 1-8 map to (0, F), (0, T),
+    (180, F), (180, T), (90, T), (90, F), (270, T), (270, F)."""
+    return _ORIENTATIONS[matrix_transform(matrix) or (False, False, False)]
+
+
 def display_rotation(matrix) -> int:
     """Degrees (0/90/180/270) the coded picture must be turned *clockwise* for display."""
     import math
@@ -292,11 +328,16 @@ def probe(path) -> VideoProbe:
                 dur = c.duration / 1_000_000
             if n is None and dur and fps:
                 n = int(round(dur * float(fps)))
-            rot = 0
+            rot, mirrored = 0, False
             matrix = display_matrix(s)
+            if matrix is None and (is_image(src) or c.format.name == "image2"
+                                   or c.format.name.endswith("_pipe")):
+                # a still's orientation (EXIF in a JPEG) comes with its decoded frame
+                with contextlib.suppress(Exception):
+                    matrix = display_matrix(next(c.decode(s), None))
             if matrix is not None:
-                rot = display_rotation(matrix)
-            if not rot:
+                rot, mirrored = display_orientation(matrix)
+            if not rot and not mirrored:
                 with contextlib.suppress(Exception):
                     rot = int(s.metadata.get("rotate", 0))
             return VideoProbe(
@@ -309,6 +350,7 @@ def probe(path) -> VideoProbe:
                 codec=cc.name,
                 streams=[stream_facts(x) for x in c.streams],
                 start_time=c.start_time / 1_000_000 if c.start_time is not None else None,
+                mirrored=mirrored,
             )
     except InputError:
         raise

@@ -43,6 +43,9 @@ How frames travel
 
 Rotation: ffmpeg autorotates on decode, so frames are protected in *display* orientation (boxes
 are display coordinates) and the output carries no rotation tag (the picture is already upright).
+That includes a JPEG's EXIF Orientation (photos, MJPEG cut from them), which ffmpeg reads from
+each decoded frame rather than from the stream: the host peeks at the first frame of MJPEG input
+to know (such input takes the NUT pipes, whose frames carry their upright size).
 
 Identifying metadata (container and stream tags such as GPS location and creation time,
 chapters, subtitle and data streams) is dropped unless ``keep_metadata=True``.
@@ -270,6 +273,7 @@ class _Source:
     expected: int | None = None      # frame count from the container (exact) when it has one
     estimate: int | None = None      # for the progress bar: expected, else duration x rate
     rotation: int = 0
+    turned: bool = False             # ffmpeg turns or mirrors the picture on decode (any angle)
     pix_fmt: str | None = None       # as decoded (files only)
     colour: dict = field(default_factory=dict)   # ffmpeg names: range, space, primaries, trc
     others: list = field(default_factory=list)   # subtitle / data / attachment streams
@@ -359,15 +363,47 @@ def _probe_source(src: str) -> _Source:
     estimate = expected or vp.num_frames
     others = [f"{s.get('codec_type')}:{s.get('codec_name') or '?'}" for s in streams
               if s.get("codec_type") not in ("video", "audio")]
+    rotation, turned = vp.rotation, bool(vp.rotation)
+    if not turned and vp.codec in _FRAME_ORIENTED:
+        rotation, turned = _frame_orientation(src)
     return _Source(src, live=False, still=_io.is_image(src),
                    fps=float(vp.fps) if vp.fps else None, expected=expected, estimate=estimate,
-                   rotation=vp.rotation, pix_fmt=v.get("pix_fmt") or vp.pix_fmt or None,
+                   rotation=rotation, turned=turned,
+                   pix_fmt=v.get("pix_fmt") or vp.pix_fmt or None,
                    colour=_colour_from(v), others=others, width=_int(v.get("width")),
                    height=_int(v.get("height")), rate=_constant_rate(v),
                    # ffmpeg moves every input by its file's start: the video's own lead remains
                    start=_float(v.get("start_time")) - _float(
                        info.get("format", {}).get("start_time", v.get("start_time"))),
                    audio=sum(s.get("codec_type") == "audio" for s in streams))
+
+
+#: Decoders that put an orientation on each decoded frame (EXIF Orientation in JPEG), where the
+#: stream has none: ffmpeg's autorotate applies it, so the host must know before it picks pipes.
+_FRAME_ORIENTED = {"mjpeg"}
+
+
+def _frame_orientation(src: str) -> tuple[int, bool]:
+    """(clockwise degrees, turned) of the first decoded frame's display matrix (EXIF Orientation).
+
+    ffmpeg's autorotate applies a frame's display matrix when the stream has none (a JPEG photo
+    with an EXIF Orientation tag, an MJPEG video cut from such photos): the frames then leave
+    the decoder upright, possibly with width and height swapped. Mirrored orientations (EXIF 2,
+    4, 5, 7) count as turned; their degrees are those of the rotation after the mirror.
+    """
+    import av
+
+    m = None
+    with contextlib.suppress(Exception):
+        with av.open(src) as c:
+            for f in c.decode(video=0):
+                m = _io.display_matrix(f)
+                break
+    if m is None or (m[0], m[1], m[3], m[4]) == (65536, 0, 0, 65536):
+        return 0, False
+    if m[0] * m[4] - m[1] * m[3] < 0:  # a mirror: undo the flip of the first column
+        m = (-m[0], m[1], m[2], -m[3], *m[4:])
+    return _io.display_rotation(m), True
 
 
 def _int(v) -> int | None:
@@ -712,7 +748,7 @@ class _Run:
         and rotated files, and anything unusual take the NUT pipes.
         """
         src = self.source
-        if (src.live or src.still or _io.is_sequence(self.src) or src.rotation or not src.rate
+        if (src.live or src.still or _io.is_sequence(self.src) or src.turned or not src.rate
                 or not src.width or not src.height or self.input_kwargs
                 or os.environ.get("VPF_FFMPEG_PIPE") == "nut"):
             return None
@@ -851,7 +887,7 @@ class _Run:
             colour, fps = self.source.colour, self.source.fps
         props = _frame_props(colour, family, forced_range)
         shapes = _geometry(core, cc.width, cc.height)
-        if self.source.rotation:
+        if self.source.turned:
             log.info("%s: rotation %d deg applied on decode; protected in display orientation, "
                      "the output has no rotation tag", self.src, self.source.rotation)
         if self.source.others and not self.keep_metadata:

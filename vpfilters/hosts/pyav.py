@@ -13,6 +13,8 @@ Choices this host makes (documented for users in the README):
   everything in :data:`IDENTIFYING_TAGS` and anything else a camera writes is dropped, as are data,
   subtitle and attachment streams (GoPro ``gpmd`` telemetry, timecode, captions) and chapters.
   ``keep_metadata=True`` copies container/stream tags, data/subtitle streams and chapters.
+  Images are re-encoded from their pixels: their EXIF (GPS, camera, dates, thumbnails) is never
+  written, with or without ``keep_metadata``.
 * **Formats.** 8-16 bit planar YUV, GRAY and GBR planes are used in place; ``yuvj*`` is used in
   place as full range (``_ColorRange=0``); other formats (nv12, p010, rgb24, pal8, yuyv422 ...) are
   repacked to the nearest planar format (alpha is dropped).
@@ -134,18 +136,9 @@ def _plane_array(plane, dtype) -> np.ndarray:
 
 
 def _transform_of(matrix) -> tuple[bool, bool, bool] | None:
-    """(transpose, flip rows, flip columns) that turns coded planes into display orientation.
-
-    The display matrix maps a coded pixel (x, y) to ``x' = a x + c y``, ``y' = b x + d y``.
-    """
-    if matrix is None:
-        return None
-    a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]
-    if abs(b) + abs(c) > abs(a) + abs(d):
-        t = (True, b < 0, c < 0)
-    else:
-        t = (False, d < 0, a < 0)
-    return None if t == (False, False, False) else t
+    """(transpose, flip rows, flip columns) that turns coded planes into display orientation
+    (see :func:`vpfilters.hosts._io.matrix_transform`)."""
+    return _io.matrix_transform(matrix)
 
 
 def _apply_transform(planes, t):
@@ -205,7 +198,9 @@ def frame_to_core(avf: av.VideoFrame, index: int = 0, *, transform=None,
             full_range = True
     else:
         used = avf
-    used.make_writable()  # decoded frames share buffers with the decoder
+    # decoded frames share buffers with the decoder's reference pictures (and split filter
+    # outputs with each other): copy them before writing, or later frames would be corrupted
+    used.make_writable()
     core_fmt = _core_name(used.format.name)
     fam, bits, _, n = FORMATS[core_fmt]
     dtype = np.uint8 if bits == 8 else np.uint16
@@ -445,8 +440,12 @@ class FrameFilter:
     fps, num_frames, source :
         Passed to the protectors in :class:`StreamInfo` when known.
 
-    Each call protects one frame and returns it in its own pixel format with its ``pts`` and
-    ``time_base``; where the format allows, the very same frame object is edited in place. The
+    Each call protects one frame and returns it in its own pixel format with its ``pts``,
+    ``time_base`` and colour tags (range, matrix, primaries, transfer); where the format allows,
+    the very same frame object is edited in place. Only that object changes: buffers it shares
+    (the decoder's reference pictures, the other outputs of a filter graph's ``split``) are copied
+    first (``make_writable``), so later frames decode as they would have; a repacked format
+    (nv12, rgb24 ...) gives a new frame and leaves the one passed in untouched. The
     frame number is counted by calls, or given as ``index=``. Coordinates are coded (not
     display-rotated) pixels. The last frame's properties (``VPFBoxes`` ...) are in ``.props``.
     Protectors with a look-ahead window need :func:`protect_frames` instead.
@@ -558,7 +557,8 @@ def transcode(src, dst, spec, codec: str = "libx264", crf: float = 23, preset: s
     codec, crf, preset :
         Video encoder and its quality settings (crf/preset apply to x264/x265/vp9/svt-av1).
     keep_metadata : bool
-        Keep container/stream tags, data and subtitle streams (stripped by default).
+        Keep container/stream tags, data and subtitle streams (stripped by default). Image
+        EXIF is never kept (it can hold a thumbnail of the unprotected picture).
     on_error : {"protect", "stop"}
         Fail closed by hiding the whole frame (default) or stop with :class:`ProtectionError`.
     progress : bool
@@ -577,7 +577,9 @@ def transcode(src, dst, spec, codec: str = "libx264", crf: float = 23, preset: s
     dict
         ``frames``, ``fps`` (processing speed), ``seconds``, ``output``, ``fail_closed``
         (frame numbers hidden whole), ``truncated``, ``warnings``, ``audio``, ``dropped_streams``,
-        ``stripped_tags``, ``rotation``, ``codec``, ``pix_fmt``.
+        ``stripped_tags``, ``rotation`` (degrees clockwise applied to the pixels) and
+        ``mirrored``, ``codec``, ``pix_fmt``. For one image: ``rotation`` and ``mirrored`` (from
+        its EXIF orientation); for a folder each image's JSON record has them when not upright.
     """
     pipeline = _as_pipeline(spec, on_error)
     src_s = str(src)
@@ -711,6 +713,7 @@ class _VideoJob:
         self.vout = None
         self.pix_fmt = None
         self.how = None
+        self.matrix = None  # the display matrix applied (the stream's, or a still's frame's)
 
     def warn(self, msg: str) -> None:
         self.warnings.append(msg)
@@ -745,6 +748,10 @@ class _VideoJob:
                 break
             if first is None:
                 first = (avf.width, avf.height, avf.format.name)
+                if self.matrix is None and not self.live:
+                    # a still's orientation (EXIF) comes with its frame, not its stream
+                    self.matrix = _io.display_matrix(avf)
+                    transform = _transform_of(self.matrix)
             elif (avf.width, avf.height, avf.format.name) != first:
                 if not getattr(self, "_size_warned", False):
                     self.warn(f"{self.src}: the picture changes to {avf.width}x{avf.height} "
@@ -935,8 +942,8 @@ class _VideoJob:
             vin.thread_type = "SLICE" if self.live else "AUTO"
             if self.threads:
                 vin.codec_context.thread_count = int(self.threads)
-            matrix = _io.display_matrix(vin)
-            transform = _transform_of(matrix)
+            self.matrix = _io.display_matrix(vin)
+            transform = _transform_of(self.matrix)
             try:
                 fmt = _muxer_for(self.dst)
                 # MP4/MOV drop tags they have no atom for unless asked to write them all
@@ -1003,7 +1010,8 @@ class _VideoJob:
             "fail_closed": sorted(set(self.pipeline.failed_frames)), "truncated": truncated,
             "last_good_frame": n - 1, "warnings": self.warnings, "audio": audio,
             "dropped_streams": self.dropped, "stripped_tags": sorted(self.stripped),
-            "rotation": _io.display_rotation(_io.display_matrix(vin)) if transform else 0,
+            "rotation": _io.display_orientation(self.matrix)[0],
+            "mirrored": _io.display_orientation(self.matrix)[1],
             "codec": self.enc.name, "pix_fmt": self.pix_fmt, "host": "pyav",
         }
 
@@ -1087,18 +1095,23 @@ def _transcode_images(src: Path, dst: Path, pipeline: Pipeline, keep_metadata: b
                       progress: bool, json_path, folder: bool) -> dict:
     """Protect one image, or every image of a folder (same names in the output folder).
 
-    Images are re-encoded from pixels, so EXIF (GPS, camera serials) never reaches the output;
-    ``keep_metadata`` cannot keep it here and says so.
+    Images are re-encoded from pixels, so EXIF (GPS, camera serials, dates, and the thumbnails
+    and maker-note previews of the *unprotected* picture) never reaches the output; an EXIF
+    orientation is applied to the pixels. ``keep_metadata`` does not keep EXIF and says so; the
+    summary's ``stripped_tags`` names what was dropped (``exif``, ``Make``, ``GPSInfo/...``).
     """
     pairs = _image_pairs(src, dst, folder)
     if json_path is not None:
         _check_json_path(json_path, str(src), pairs[0][1] if not folder else dst / ".json")
     warnings: list[str] = []
     if keep_metadata:
-        warnings.append("image metadata (EXIF) is not kept: images are re-encoded from pixels")
+        warnings.append("image metadata (EXIF) is not kept: images are re-encoded from pixels, "
+                        "and EXIF can hold a thumbnail of the unprotected picture")
         log.warning("%s", warnings[-1])
     t0 = time.monotonic()
     records: list = []
+    orientations: list[tuple[int, bool]] = []
+    stripped: set[str] = set()
     out_dir, tmp_dir = dst, None
     if folder and not dst.exists():
         tmp_dir = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent))
@@ -1108,7 +1121,10 @@ def _transcode_images(src: Path, dst: Path, pipeline: Pipeline, keep_metadata: b
         with _progress(len(pairs), progress and folder, src.name[:30]) as bar:
             for i, (s, d) in enumerate(pairs):
                 avf = _decode_image(s)
-                transform = _transform_of(_io.display_matrix(avf))
+                matrix = _io.display_matrix(avf)
+                transform = _transform_of(matrix)
+                orientations.append(_io.display_orientation(matrix))
+                stripped |= _image_tags(avf)
                 core, _, _ = frame_to_core(avf, i, transform=transform, full_range=True)
                 core.pts, core.time_base = 0, Fraction(1, 1)
                 pipeline.open(StreamInfo(core.width, core.height, core.format, None, 1, str(s),
@@ -1123,7 +1139,9 @@ def _transcode_images(src: Path, dst: Path, pipeline: Pipeline, keep_metadata: b
                     except av.error.FFmpegError as exc:
                         raise OutputError(f"cannot encode the image ({exc.strerror or exc})",
                                           file=d) from None
-                records.append(_record(out, file=s.name))
+                extra = ({"rotation": orientations[-1][0], "mirrored": orientations[-1][1]}
+                         if transform else {})
+                records.append(_record(out, file=s.name, **extra))
                 bar.update(1)
         if tmp_dir is not None:
             os.chmod(tmp_dir, 0o777 & ~_io._umask())
@@ -1140,9 +1158,11 @@ def _transcode_images(src: Path, dst: Path, pipeline: Pipeline, keep_metadata: b
         "spec": pipeline.spec, "frames": len(pairs), "seconds": seconds,
         "fps": round(len(pairs) / max(seconds, 1e-9), 2),
         "fail_closed": sorted(set(pipeline.failed_frames)), "truncated": False,
-        "warnings": warnings, "audio": [], "dropped_streams": [], "stripped_tags": [],
+        "warnings": warnings, "audio": [], "dropped_streams": [], "stripped_tags": sorted(stripped),
         "host": "pyav", "still": True,
     }
+    if not folder:  # applied to the pixels, like a video's display matrix
+        summary["rotation"], summary["mirrored"] = orientations[0]
     if json_path is not None:
         _write_json(json_path, summary, records)
     return summary
@@ -1150,3 +1170,14 @@ def _transcode_images(src: Path, dst: Path, pipeline: Pipeline, keep_metadata: b
 
 def _no_frame(m):
     raise IndexError(m)
+
+
+def _image_tags(avf: av.VideoFrame) -> set[str]:
+    """What a decoded image carried that its re-encoded output will not: ``exif`` for an EXIF
+    block, and the tags FFmpeg read from it or from other metadata (``Make``, ``Model``,
+    ``GPSInfo/GPSLatitude`` ...)."""
+    found = {str(k) for k in (avf.metadata or {})}
+    with contextlib.suppress(Exception):
+        if avf.side_data.get(av.sidedata.sidedata.Type.EXIF) is not None:
+            found.add("exif")
+    return found

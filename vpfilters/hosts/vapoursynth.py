@@ -305,7 +305,12 @@ class _MaskStage:
             ids = ids_props.get("VPFTrackIds")
             boxes = boxes_array(regions)
             plane_boxes(boxes, 0, 0, frame.width, frame.height)  # NaN/inf boxes fail here
-            if regions and self.values is not None:
+            if any(r.mask is not None for r in regions):
+                # soft masks: MaskBlur takes boxes only, so the numpy kernel does this frame
+                wframe, _ = _writable(fout, self.fmt, n, {})
+                p.apply_regions(wframe, regions)
+                done = True
+            elif regions and self.values is not None:
                 values = p.fill_values(frame)
                 if [round(float(v)) for v in values] != self.values:
                     wframe, _ = _writable(fout, self.fmt, n, {})
@@ -322,7 +327,7 @@ class _MaskStage:
                     raise
                 raise ProtectionError(f"{p.name} failed: {exc}", frame=n) from exc
             log.warning("frame %d: %s failed (%s); the whole frame is hidden (fail closed)",
-                        n, p.name, exc)
+                        n, p.name, str(exc))  # the text, not the exception: no traceback kept
             wframe, _ = _writable(fout, self.fmt, n, dict(props))
             p.protect_all(wframe)
             fout.props["VPFFailClosed"] = 1
@@ -426,6 +431,12 @@ def protect(clip, spec, on_error: str = "protect", *, use_plugin: bool | None = 
     ``_Matrix``, ``_Range`` and the other properties of the input are kept. Output for frame n
     depends only on frames n - window .. n + window, so frames may be requested in any order
     and in parallel.
+
+    Rotation: boxes are in the clip's own coordinates. ``core.bs.VideoSource`` turns rotated
+    input upright by default (``apply_rotation``), so boxes are display coordinates, the same as
+    the PyAV and ffmpeg hosts'. A clip read with ``apply_rotation=0`` keeps the coded picture and
+    its ``Rotation`` property: turn it first (``std.Transpose`` / ``std.FlipVertical``...) if
+    boxes are meant in display coordinates.
     """
     if not isinstance(clip, vs.VideoNode):
         raise ParameterError(f"protect: clip must be a vapoursynth.VideoNode, got "

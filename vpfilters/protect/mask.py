@@ -20,6 +20,13 @@ the same object from ``g0`` up to ``g1``: ``g0 * 1000 + i`` for the ``i``-th det
 
 Stills and image folders (``StreamInfo.still``) default to ``mode=thorough`` on every picture.
 
+Soft masks: a region that carries its own mask (``Region.mask``, e.g. from a subclass's
+``regions``/``detected``) is protected by that mask instead of its box or ellipse: nothing where
+it is 0, fully where it is 255 (1.0), a blend of protected and original pixels in between
+(``(src * (256 - a) + F * a + 128) >> 8`` with ``a = m + (m >> 7)``). Subsampled chroma takes the
+maximum of the luma mask over each chroma sample's pixels (protection never shrinks). ``feather``
+applies to boxes only. Frames without such regions take exactly the paths they took before.
+
 Fail closed: a detector error raises out of :meth:`MaskProtector.process`, so the pipeline hides
 the whole frame (or stops with ``on_error=stop``); every frame that depends on a failed grid frame
 fails the same way.
@@ -76,6 +83,26 @@ def ellipse_mask(regions: list[Region], width: int, height: int) -> np.ndarray |
         yy, xx = np.mgrid[ys, xs]
         inside = ((xx + 0.5 - cx) / ax) ** 2 + ((yy + 0.5 - cy) / ay) ** 2 <= 1.0
         m[ys, xs][inside] = 255
+    return m
+
+
+def soft_mask(regions: list[Region], width: int, height: int,
+              base: np.ndarray | None = None) -> np.ndarray:
+    """uint8 luma mask holding the regions' own soft masks (``Region.mask``) at their boxes'
+    integer bounds (parts off the frame are cut), combined by maximum with ``base`` (which is
+    edited in place when given). Regions without a mask add nothing."""
+    m = np.zeros((height, width), np.uint8) if base is None else base
+    for r in regions:
+        rm = r.mask_u8()
+        if rm is None:
+            continue
+        x0, y0 = r.mask_origin()
+        ys, xs = max(0, y0), max(0, x0)
+        ye, xe = min(height, y0 + rm.shape[0]), min(width, x0 + rm.shape[1])
+        if ye <= ys or xe <= xs:
+            continue
+        dst = m[ys:ye, xs:xe]
+        np.maximum(dst, rm[ys - y0:ye - y0, xs - x0:xe - x0], out=dst)
     return m
 
 
@@ -403,6 +430,7 @@ class MaskProtector(Protector):
         frame), so that they, and the fill values, depend only on the kind of frame."""
         cls = type(self)
         return (cls.regions is MaskProtector.regions and cls.detected is MaskProtector.detected
+                and cls.apply_regions is MaskProtector.apply_regions
                 and cls.fill_values in (MaskProtector.fill_values, Fill.fill_values))
 
     def _make_fixed_plan(self, frame: Frame):
@@ -446,12 +474,26 @@ class MaskProtector(Protector):
             return frame
         regions = self.regions(frame, ctx)
         record_regions(frame.props, frame.props.get("VPFBoxes", []), regions)
+        return self.apply_regions(frame, regions)
+
+    def apply_regions(self, frame: Frame, regions: list[Region]) -> Frame:
+        """The pixels of :meth:`process` for ``regions`` (already padded; props untouched):
+        boxes (feathered), ellipses with ``shape=ellipse``, and each region's own soft mask
+        where it has one (alpha = the mask; no feather, the mask carries its own edge;
+        max-pooled onto subsampled planes). The kernel takes the maximum of them all."""
         if not regions:
             return frame
         strength = self.opts["strength"]
         strength = self.default_strength if strength is None else strength
         boxes, mask = boxes_array(regions), None
-        if self.opts["shape"] == "ellipse":
+        if any(r.mask is not None for r in regions):
+            plain = [r for r in regions if r.mask is None]
+            if self.opts["shape"] == "ellipse":
+                boxes, mask = None, ellipse_mask(plain, frame.width, frame.height)
+            else:
+                boxes = boxes_array(plain)
+            mask = soft_mask(regions, frame.width, frame.height, mask)
+        elif self.opts["shape"] == "ellipse":
             boxes, mask = None, ellipse_mask(regions, frame.width, frame.height)
         values = self.fill_values(frame)
         for i, plane in enumerate(frame.planes):
