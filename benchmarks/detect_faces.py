@@ -29,16 +29,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
-    REPO_ROOT,
-    ensure_vpfilters_importable,
-    format_machine,
-    format_table,
-    machine_info,
-    measure,
-    shared_data_dir,
-    write_json,
-)
+from _common import (REPO_ROOT, ensure_vpfilters_importable, format_machine,  # noqa: E402
+                     format_table, machine_info, measure, shared_data_dir, write_json)
 
 ensure_vpfilters_importable()
 

@@ -47,6 +47,7 @@ ensure_vpfilters_importable()
 
 from vpfilters.core import Frame, FrameContext, StreamInfo, register  # noqa: E402
 from vpfilters.metrics.quality import psnr, ssim  # noqa: E402
+from vpfilters.metrics.robustness import h264_roundtrip  # noqa: E402
 from vpfilters.protect import _payload, _stego  # noqa: E402
 from vpfilters.protect.hide import (Hide, PayloadNotFound, _luma, _robust_delta,  # noqa: E402
                                     capacity_bits, extract)
@@ -88,25 +89,7 @@ def rgb_to_yuv(rgb: np.ndarray, like: Frame) -> Frame:
 
 
 def _x264(frames: list[Frame], crf: int) -> list[Frame]:
-    import av
-
-    from vpfilters.hosts.pyav import core_to_frame, frame_to_core
-
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        st = out.add_stream("libx264", rate=25)
-        st.width, st.height, st.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
-        st.options = {"crf": str(crf), "preset": "veryfast"}
-        for f in frames:
-            avf = core_to_frame(f)
-            avf.pts = None
-            for p in st.encode(avf):
-                out.mux(p)
-        for p in st.encode(None):
-            out.mux(p)
-    buf.seek(0)
-    with av.open(buf) as c:
-        got = [frame_to_core(x, i)[0].copy() for i, x in enumerate(c.decode(video=0))]
+    got = h264_roundtrip(frames, crf)
     for g, f in zip(got, frames):
         g.props = dict(f.props)
     return got

@@ -19,16 +19,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
-    Timing,
-    ensure_vpfilters_importable,
-    format_machine,
-    format_table,
-    machine_info,
-    measure,
-    shared_data_dir,
-    write_json,
-)
+from _common import (Timing, ensure_vpfilters_importable, format_machine,  # noqa: E402
+                     format_table, machine_info, measure, shared_data_dir, write_json)
 
 ensure_vpfilters_importable()
 import vpfilters.kernels as K  # noqa: E402

@@ -146,6 +146,50 @@ def test_ffmpeg_host_is_selectable(clips, tmp_path, capsys):
     assert SUMMARY.match(err.strip().splitlines()[-1])
 
 
+@pytest.fixture()
+def raw_gray(clips, tmp_path) -> Path:
+    """The base clip's 20 frames as a headerless raw file (gray, 768x432): nothing in the file
+    says what it is."""
+    raw = tmp_path / "clip.gray"
+    subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-i", str(clips["base"]), "-f",
+                    "rawvideo", "-pix_fmt", "gray", str(raw)], check=True, timeout=60)
+    return raw
+
+
+@pytest.mark.parametrize("host", ["pyav", "ffmpeg"])
+def test_input_option_reaches_either_host(raw_gray, tmp_path, capsys, host):
+    out = tmp_path / f"out_{host}.mkv"
+    spec = "fill=box=40/30/200/150:color=white"
+    rc, _, err = vpf(capsys, "protect", raw_gray, out, "-f", spec, "--host", host, "--quiet",
+                     "--codec", "ffv1")
+    assert rc == 1 and "vpf: error:" in err and not out.exists()  # nothing says what it is
+    rc, _, err = vpf(capsys, "protect", raw_gray, out, "-f", spec, "--host", host, "--quiet",
+                     "--codec", "ffv1", "--input-option", "f=rawvideo", "--input-option",
+                     "video_size=768x432", "--input-option", "pixel_format=gray",
+                     "--input-option", "framerate=10")
+    assert rc == 0, err
+    with av.open(str(out)) as c:
+        frames = list(c.decode(video=0))
+    assert len(frames) == 20 and frames[0].width == 768 and frames[0].height == 432
+    assert [round(float(f.time), 3) for f in frames[:3]] == [0.0, 0.1, 0.2]
+    y = frames[7].to_ndarray(format="gray")
+    assert np.all(y[30:150, 40:200] == 235) and y[200:].std() > 10
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["--input-option", "rtsp_flags"], "--input-option"),
+    (["--input-option", "=listen"], "--input-option"),
+    (["--open-timeout", "0"], "--open-timeout"),
+    (["--read-timeout", "-1"], "--read-timeout"),
+    (["--read-timeout", "nan"], "--read-timeout"),
+])
+def test_live_input_flags_are_checked_before_any_work(clips, tmp_path, capsys, args, flag):
+    out = tmp_path / "out.mp4"
+    rc, _, err = vpf(capsys, "protect", clips["base"], out, "-f", "blur", *args)
+    assert rc == 2 and f"parameter '{flag}'" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_module_and_console_script(clips, tmp_path):
     p = subprocess.run([sys.executable, "-m", "vpfilters.cli", "--help"], capture_output=True,
                        text=True, timeout=60)

@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import inspect
 import logging
+import math
 import os
 import signal
 import sys
@@ -65,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decoder/encoder threads (automatic)")
     p.add_argument("--frames", type=int, default=None, metavar="N",
                    help="stop after N frames (bounds a live input)")
+    p.add_argument("--input-option", dest="input_options", action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="an FFmpeg option for opening INPUT, given to either host (repeatable), "
+                   "e.g. rtsp_flags=listen to take an RTSP push, rtsp_transport=udp")
+    p.add_argument("--open-timeout", type=float, default=None, metavar="S",
+                   help="live input: seconds to wait for it to connect or send its first data "
+                   "(host default: 10)")
+    p.add_argument("--read-timeout", type=float, default=None, metavar="S",
+                   help="live input: seconds without data before the run ends (host default: "
+                   "pyav 5, ffmpeg 10)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     sub.add_parser("list", help="list every protector with its options and defaults")
@@ -87,6 +98,25 @@ COMMANDS: dict = {}
 # ------------------------------------------------------------------------------------ commands
 
 
+# the hosts' parameter names -> this command's flags, for their error messages
+_FLAGS = {"open_timeout": "--open-timeout", "read_timeout": "--read-timeout",
+          "input_options": "--input-option", "input_kwargs": "--input-option",
+          "max_frames": "--frames", "json_path": "--json", "threads": "--threads"}
+
+
+def _input_options(items) -> dict:
+    """``--input-option KEY=VALUE`` items as a dict (the last one of a key wins)."""
+    opts = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        key = key.strip().lstrip("-")
+        if not eq or not key:
+            raise ParameterError(f"--input-option takes KEY=VALUE (e.g. rtsp_flags=listen), got "
+                                 f"{item!r}", parameter="--input-option")
+        opts[key] = value
+    return opts
+
+
 def _protect(args) -> int:
     if args.frames is not None and args.frames < 1:
         raise ParameterError(f"--frames must be >= 1, got {args.frames}", parameter="--frames")
@@ -95,6 +125,29 @@ def _protect(args) -> int:
     kw = dict(codec=args.codec, crf=args.crf, preset=args.preset,
               keep_metadata=args.keep_metadata, on_error=args.on_error, progress=not args.quiet,
               max_frames=args.frames)
+    for name in ("open_timeout", "read_timeout"):
+        value = getattr(args, name)
+        if value is not None:
+            if not (math.isfinite(value) and value > 0):
+                raise ParameterError(f"{_FLAGS[name]} must be a number of seconds > 0, got "
+                                     f"{value:g}", parameter=_FLAGS[name])
+            kw[name] = value
+    options = _input_options(args.input_options)
+    try:
+        return _run_protect(args, kw, options)
+    except VpfError as exc:
+        flag = _FLAGS.get(exc.parameter)
+        if flag is None:
+            raise
+        # name the flag the user typed, not the host's parameter
+        try:
+            renamed = type(exc)(exc.message, file=exc.file, frame=exc.frame, parameter=flag)
+        except TypeError:  # an error class with a constructor of its own: keep it as it is
+            raise exc from None
+        raise renamed from None
+
+
+def _run_protect(args, kw: dict, options: dict) -> int:
     if args.host == "ffmpeg":
         try:
             from vpfilters.hosts import ffmpeg as host
@@ -111,6 +164,8 @@ def _protect(args) -> int:
                 raise ParameterError(f"{flag} is not supported with --host ffmpeg",
                                      parameter=flag)
             kw[name] = value
+        if options:
+            kw["input_kwargs"] = options
         summary = host.run(args.input, args.output, args.spec, **kw)
         if not args.quiet:
             return 0  # the ffmpeg host prints the summary line itself when showing progress
@@ -118,7 +173,7 @@ def _protect(args) -> int:
         from vpfilters.hosts.pyav import transcode
 
         summary = transcode(args.input, args.output, args.spec, json_path=args.json_path,
-                            threads=args.threads, **kw)
+                            threads=args.threads, input_options=options or None, **kw)
     print(_summary_line(summary, args.output), file=sys.stderr)
     return 0
 

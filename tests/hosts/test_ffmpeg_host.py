@@ -317,6 +317,48 @@ def test_protectors_that_may_touch_any_row_are_not_spliced(clip, tmp_path):
     assert not s["spliced"]  # nothing to spare
 
 
+@pytest.mark.parametrize("pipes,env", [("spliced", {}), ("raw", {"VPF_FFMPEG_SPLICE": "0"}),
+                                       ("nut", {"VPF_FFMPEG_PIPE": "nut"})])
+def test_on_frame_sees_every_protected_frame_as_encoded(clip, tmp_path, monkeypatch, pipes, env):
+    """``on_frame(index, seconds, frame)`` on each pipe path: every frame once, in order, after
+    protection (its luma is the output's, bit for bit through FFV1), at the output's time.
+    Spliced: only the rows the protectors touch pass through Python, so only those are there."""
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    seen = []
+
+    def on_frame(index, seconds, frame):
+        seen.append((index, seconds, frame.planes[0].copy()))
+
+    dst = tmp_path / "o.mkv"
+    summary = run(clip, dst, SPEC, codec="ffv1", progress=False, on_frame=on_frame)
+    assert summary["pipes"] == ("nut" if pipes == "nut" else "raw")
+    assert summary["spliced"] == (pipes == "spliced")
+    assert [i for i, _, _ in seen] == list(range(N)) == list(range(summary["frames"]))
+    got = decode(dst)
+    rows = slice(80, 200) if pipes == "spliced" else slice(None)
+    for (i, _, y), planes in zip(seen, got, strict=True):
+        assert np.array_equal(y[rows], planes[0][rows]), f"frame {i}"
+    assert (got[4][0][85:195, 105:295] == 235).all()  # protected before the hook saw it
+    t = [s for _, s, _ in seen]
+    assert np.allclose(np.array(t) - t[0], video_pts(dst), atol=2e-3), t
+
+
+def test_an_exception_in_on_frame_stops_the_run_and_leaves_nothing(clip, tmp_path):
+    def on_frame(index, seconds, frame):
+        if index == 3:
+            raise RuntimeError("observer failed")
+
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(RuntimeError, match="observer failed"):
+        run(clip, dst, SPEC, progress=False, on_frame=on_frame)
+    assert nothing_at(dst) and no_children()
+    with pytest.raises(VpfError, match="on_frame"):
+        run(clip, dst, SPEC, progress=False, on_frame="not callable")
+    with pytest.raises(VpfError, match="open_timeout"):
+        run(clip, dst, SPEC, progress=False, open_timeout=0)
+
+
 def test_raw_pipes_keep_a_late_start_in_sync(clip, tmp_path):
     src = tmp_path / "late.mkv"  # video and audio start 0.5 s in
     ff("-i", clip, "-c", "copy", "-output_ts_offset", 0.5, src)
@@ -805,6 +847,12 @@ def test_commands():
     assert enc[enc.index("-f") + 1] == "rawvideo" and "pipe:0" in enc
     assert enc[enc.index("-pix_fmt") + 1] == "yuv420p10le" and "-itsoffset" in enc
     assert enc.index("-threads") > enc.index("-i") and "in.mp4" in enc and "1:a?" in enc
+    # input options come last, before -i; a video_size string stays whole
+    dec = decoder_command("rtsp://127.0.0.1:8554/x", ["yuv420p"], live=True,
+                          input_kwargs={"rtsp_flags": "listen", "video_size": "768x432"})
+    assert dec[dec.index("-rtsp_flags") + 1] == "listen"
+    assert dec.index("-rtsp_flags") < dec.index("-i")
+    assert dec[dec.index("-s") + 1] == "768x432" and "-video_size" not in dec
 
 
 # ------------------------------------------------------------------------------------ crashes

@@ -8,10 +8,10 @@ SETUP / PLAY and relays the RTP packets of ``ffmpeg -re -i CLIP -c copy -f rtp``
 the RTSP connection; the push case uses ffmpeg on both sides (the ffmpeg host listens with
 ``rtsp_flags=listen``, ``ffmpeg -f rtsp`` publishes to it).
 
-Latency is measured per frame: a last protector in the pipeline (:class:`Stamp`) notes when each
-protected frame leaves the protectors for the encoder, and which frame of the clip it is (its
-picture outside the box, hashed, is bit-exact with the clip's own decode: the stream is the
-clip's H.264 copied). Frame k is presented at ``S + t_k`` (``t_k`` its time in the clip, ``S`` the
+Latency is measured per frame: the hosts' ``on_frame`` hook (:class:`Arrivals`) notes when each
+protected frame has been handed to the encoder, and which frame of the clip it is (its picture
+outside the box, hashed, is bit-exact with the clip's own decode: the stream is the clip's H.264
+copied). Frame k is presented at ``S + t_k`` (``t_k`` its time in the clip, ``S`` the
 start of the server's ``-re`` clock, which is no earlier than the moment the test started the
 sender): ``arrival - (start + t_k)`` is an upper bound of each frame's lag.
 """
@@ -38,7 +38,7 @@ pytest.importorskip("ffmpeg")  # ffmpeg-python
 if shutil.which("ffmpeg") is None:
     pytest.skip("needs the ffmpeg command-line tool", allow_module_level=True)
 
-from vpfilters.core import Pipeline, Protector, build  # noqa: E402
+from vpfilters.av import transcode  # noqa: E402
 from vpfilters.errors import InputError  # noqa: E402
 from vpfilters.ffmpeg import run  # noqa: E402
 
@@ -123,27 +123,18 @@ def clip_times(stream_clip) -> dict[str, float]:
     return {k: t - t0 for k, t in times.items()}
 
 
-class Stamp(Protector):
-    """Last in the chain: notes (monotonic time, picture key) of each frame leaving the
-    protectors, that is when the protected frame goes to the encoder. Changes nothing."""
-
-    name = "stamp"
+class Arrivals:
+    """The hosts' ``on_frame`` hook: notes (monotonic time, picture key) of each frame once it
+    is protected and handed to the encoder."""
 
     def __init__(self):
-        super().__init__()
         self.seen: list[tuple[float, str]] = []
 
-    def process(self, frame, ctx):
+    def __call__(self, index, seconds, frame):
         self.seen.append((time.monotonic(), _key(frame.planes[0])))
-        return frame
 
 
-def stamped(spec: str = SPEC) -> tuple[Pipeline, Stamp]:
-    stamp = Stamp()
-    return Pipeline([*build(spec).protectors, stamp], spec=spec), stamp
-
-
-def lags(stamp: Stamp, clip_times: dict[str, float], start: float) -> np.ndarray:
+def lags(stamp: Arrivals, clip_times: dict[str, float], start: float) -> np.ndarray:
     """Per frame: arrival at the encoder - (``start`` + its time in the clip), seconds.
 
     Every frame must be a frame of the clip, and come in the clip's order."""
@@ -170,12 +161,12 @@ def check_lag(lag: np.ndarray, what: str, bound: float = 2.0) -> None:
 def test_tcp_stream(stream_clip, clip_times, tmp_path):
     port = free_port()
     dst = tmp_path / "tcp.mp4"
-    pipeline, stamp = stamped()
+    stamp = Arrivals()
     t0 = time.monotonic()
     # the server listens; run() retries while the connection is refused (it may start later)
     with Server(stream_clip, f"tcp://127.0.0.1:{port}?listen=1") as srv:
-        summary = run(f"tcp://127.0.0.1:{port}", dst, pipeline, open_timeout=10,
-                      read_timeout=5, progress=False)
+        summary = run(f"tcp://127.0.0.1:{port}", dst, SPEC, open_timeout=10, read_timeout=5,
+                      progress=False, on_frame=stamp)
     assert time.monotonic() - t0 < LIMIT
     n, ok = filled(dst)
     # -fflags nobuffer skips what the probe read (~0.5 s) to start at the live edge
@@ -221,27 +212,16 @@ def test_silent_stream_times_out(tmp_path):
 
 
 def test_tcp_stream_through_the_pyav_host(stream_clip, clip_times, tmp_path):
-    pyav = pytest.importorskip("vpfilters.hosts.pyav", reason="the PyAV host is not written yet")
-    if not hasattr(pyav, "transcode"):
-        pytest.skip("vpfilters.hosts.pyav.transcode does not exist yet")
     port = free_port()
     dst = tmp_path / "pyav.mp4"
-    pipeline, stamp = stamped()
+    stamp = Arrivals()
     t0 = time.monotonic()
     with Server(stream_clip, f"tcp://127.0.0.1:{port}?listen=1") as srv:
-        kw = {"progress": False}
-        try:
-            import inspect
-
-            params = inspect.signature(pyav.transcode).parameters
-            kw.update({k: v for k, v in (("open_timeout", 10), ("read_timeout", 5))
-                       if k in params})
-        except (TypeError, ValueError):
-            pass
-        pyav.transcode(f"tcp://127.0.0.1:{port}", str(dst), pipeline, **kw)
+        summary = transcode(f"tcp://127.0.0.1:{port}", str(dst), SPEC, open_timeout=10,
+                            read_timeout=5, progress=False, on_frame=stamp)
     assert time.monotonic() - t0 < LIMIT
     n, ok = filled(dst)
-    assert n >= 10 and ok
+    assert n == summary["frames"] == len(stamp.seen) and n >= 10 and ok
     # measured: first frame ~1.3 s (the 1 s probe is kept), then ~0.31 s for every frame
     check_lag(lags(stamp, clip_times, srv.started), "tcp -> PyAV host", bound=2.5)
 
@@ -437,10 +417,11 @@ def test_rtsp_stream_through_the_ffmpeg_host_bounded_lag_per_frame(stream_clip, 
     (-fflags nobuffer: 20 of the 30 frames come), the first at ~0.1 s, then ~0.19 s for every
     frame; the last two wait for the end of the stream (~0.7 s)."""
     dst = tmp_path / "rtsp_ffmpeg.mp4"
-    pipeline, stamp = stamped()
+    stamp = Arrivals()
     t0 = time.monotonic()
     with RtspServer(stream_clip, clip_sdp) as srv:
-        summary = run(srv.url, dst, pipeline, open_timeout=10, read_timeout=5, progress=False)
+        summary = run(srv.url, dst, SPEC, open_timeout=10, read_timeout=5, progress=False,
+                      on_frame=stamp)
     assert time.monotonic() - t0 < LIMIT
     assert srv.methods[:4] == ["OPTIONS", "DESCRIBE", "SETUP", "PLAY"]
     n, ok = filled(dst)
@@ -455,14 +436,12 @@ def test_rtsp_stream_through_the_pyav_host_bounded_lag_per_frame(stream_clip, cl
     The PyAV host keeps the probed frames (no nobuffer, analyzeduration 1 s), so the first frame
     is ~1.3 s late (the bound is 2.5 s for it), the backlog drains within ~1.3 s, and from then
     on every frame arrives ~0.06 s after its time; the last one waits for the end (~0.6 s)."""
-    from vpfilters.av import transcode
-
     dst = tmp_path / "rtsp_pyav.mp4"
-    pipeline, stamp = stamped()
+    stamp = Arrivals()
     t0 = time.monotonic()
     with RtspServer(stream_clip, clip_sdp) as srv:
-        summary = transcode(srv.url, str(dst), pipeline, progress=False, open_timeout=10,
-                            read_timeout=5)
+        summary = transcode(srv.url, str(dst), SPEC, progress=False, open_timeout=10,
+                            read_timeout=5, on_frame=stamp)
     assert time.monotonic() - t0 < LIMIT
     n, ok = filled(dst)
     # the sender starts at PLAY, on a key frame: nothing is lost
@@ -471,58 +450,118 @@ def test_rtsp_stream_through_the_pyav_host_bounded_lag_per_frame(stream_clip, cl
     check_lag(lags(stamp, clip_times, srv.started), "rtsp -> PyAV host", bound=2.5)
 
 
-def test_rtsp_push_into_the_listening_ffmpeg_host(stream_clip, clip_times, tmp_path):
-    """RTSP the other way round, ffmpeg on both sides: the ffmpeg host listens
-    (``rtsp_flags=listen``) and ``ffmpeg -re ... -f rtsp`` publishes the clip (audio too) to it.
+class Background:
+    """A worker thread (``_work``) for the length of a ``with`` block: started on entry; on exit
+    told to stop (``self.stop``), joined and then ``close()``d."""
 
-    Lag measured: ~0.30 s for every frame (the publisher's own start-up included)."""
-    port = free_port()
-    url = f"rtsp://127.0.0.1:{port}/live"
-    dst = tmp_path / "rtsp_push.mp4"
-    pipeline, stamp = stamped()
-    stop = threading.Event()
-    started: list[float] = []
-    errors: list[str] = []
+    def __init__(self):
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._work, daemon=True)
 
-    def publish():
-        # retried until the host listens (each try ends at once with "Connection refused")
-        while not stop.is_set():
-            started.append(time.monotonic())
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=15)
+        self.close()
+        assert not self.thread.is_alive()
+
+    def _work(self):
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+
+class Publisher(Background):
+    """``ffmpeg -re -i CLIP -c copy -f rtsp URL`` (video and audio) in a thread, retried while
+    the host is not listening yet (each try ends at once with "Connection refused"). ``started``:
+    when the last try (the one that connected) began; ``errors``: any other failure."""
+
+    def __init__(self, clip: Path, url: str):
+        super().__init__()
+        self.clip, self.url = clip, url
+        self.started: list[float] = []
+        self.errors: list[str] = []
+
+    def _work(self):
+        while not self.stop.is_set():
+            self.started.append(time.monotonic())
             p = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-re", "-i",
-                                  str(stream_clip), "-c", "copy", "-f", "rtsp",
-                                  "-rtsp_transport", "tcp", url],
+                                  str(self.clip), "-c", "copy", "-f", "rtsp",
+                                  "-rtsp_transport", "tcp", self.url],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             try:
-                while p.poll() is None and not stop.is_set():
+                while p.poll() is None and not self.stop.is_set():
                     time.sleep(0.05)
             finally:
                 if p.poll() is None:
                     p.kill()
                 err = p.communicate(timeout=10)[1].decode(errors="replace")
-            if p.returncode == 0 or stop.is_set():
+            if p.returncode == 0 or self.stop.is_set():
                 return
             if "refused" not in err:
-                errors.append(err.strip())
+                self.errors.append(err.strip())
                 return
             time.sleep(0.1)
 
+
+def test_rtsp_push_into_the_listening_ffmpeg_host(stream_clip, clip_times, tmp_path):
+    """RTSP the other way round, ffmpeg on both sides: the ffmpeg host listens
+    (``rtsp_flags=listen``) and ``ffmpeg -re ... -f rtsp`` publishes the clip (audio too) to it.
+
+    Lag measured: ~0.30 s for every frame (the publisher's own start-up included)."""
+    url = f"rtsp://127.0.0.1:{free_port()}/live"
+    dst = tmp_path / "rtsp_push.mp4"
+    stamp = Arrivals()
     t0 = time.monotonic()
-    th = threading.Thread(target=publish, daemon=True)
-    th.start()
-    try:
-        summary = run(url, dst, pipeline, input_kwargs={"rtsp_flags": "listen"},
-                      open_timeout=10, read_timeout=5, progress=False)
-    finally:
-        stop.set()
-        th.join(timeout=15)
-    assert not th.is_alive()
+    with Publisher(stream_clip, url) as pub:
+        summary = run(url, dst, SPEC, input_kwargs={"rtsp_flags": "listen"}, open_timeout=10,
+                      read_timeout=5, progress=False, on_frame=stamp)
     assert time.monotonic() - t0 < LIMIT
-    assert not errors, errors
+    assert not pub.errors, pub.errors
     n, ok = filled(dst)
     assert n == summary["frames"] and 10 <= n <= 30 and ok
     assert kinds(dst) == ["audio", "video"]
     # the publisher that connected is the last one started
-    check_lag(lags(stamp, clip_times, started[-1]), "rtsp push -> ffmpeg host")
+    check_lag(lags(stamp, clip_times, pub.started[-1]), "rtsp push -> ffmpeg host")
+
+
+def test_rtsp_push_into_the_listening_pyav_host(stream_clip, clip_times, tmp_path):
+    """The same push into the PyAV host: ``input_options={"rtsp_flags": "listen"}`` makes it
+    wait for the publisher (its ``open_timeout`` bounds the wait) and take video and audio.
+
+    The PyAV host keeps the probed frames (all 30 come); measured: the first ~1.2 s after the
+    publisher started (the 1 s probe), then the backlog drains and frames arrive ~0.2 s late."""
+    url = f"rtsp://127.0.0.1:{free_port()}/live"
+    dst = tmp_path / "rtsp_push_pyav.mp4"
+    stamp = Arrivals()
+    t0 = time.monotonic()
+    with Publisher(stream_clip, url) as pub:
+        summary = transcode(url, str(dst), SPEC, input_options={"rtsp_flags": "listen"},
+                            open_timeout=10, read_timeout=5, progress=False, on_frame=stamp)
+    assert time.monotonic() - t0 < LIMIT
+    assert not pub.errors, pub.errors
+    n, ok = filled(dst)
+    assert n == summary["frames"] == len(stamp.seen) == 30 and ok
+    assert summary["audio"] == ["#1 copy"] and kinds(dst) == ["audio", "video"]
+    assert summary["truncated"] is False
+    check_lag(lags(stamp, clip_times, pub.started[-1]), "rtsp push -> PyAV host", bound=2.5)
+
+
+def test_a_listening_pyav_host_nobody_pushes_to_gives_up_after_open_timeout(tmp_path):
+    dst = tmp_path / "none.mp4"
+    url = f"rtsp://127.0.0.1:{free_port()}/live"
+    t0 = time.monotonic()
+    with pytest.raises(InputError) as err:
+        transcode(url, str(dst), SPEC, input_options={"rtsp_flags": "listen"}, open_timeout=1.5,
+                  progress=False)
+    took = time.monotonic() - t0
+    assert 1.0 <= took < 8, took
+    assert err.value.file == url and err.value.parameter == "open_timeout"
+    assert list(tmp_path.iterdir()) == []
 
 
 # -------------------------------------------------------------------------------------- CLI
@@ -543,7 +582,8 @@ def test_cli_on_a_live_tcp_stream(stream_clip, tmp_path, host):
     with Server(stream_clip, f"tcp://127.0.0.1:{port}?listen=1"):
         res = subprocess.run([*vpf_command(), "protect", f"tcp://127.0.0.1:{port}", str(dst),
                               "--filter", SPEC, "--host", host, "--quiet"],
-                             capture_output=True, text=True, timeout=LIMIT, cwd=tmp_path)
+                             capture_output=True, text=True, timeout=LIMIT, cwd=tmp_path,
+                             check=False)
     assert res.returncode == 0, res.stderr
     m = re.search(r"vpf: (\d+) frames, [\d.]+ FPS -> (.+)$", res.stderr.strip())
     assert m, res.stderr
@@ -551,3 +591,99 @@ def test_cli_on_a_live_tcp_stream(stream_clip, tmp_path, host):
     assert int(m.group(1)) == n and 10 <= n <= 30 and ok
     assert Path(m.group(2)).name == dst.name
     assert sorted(p.name for p in tmp_path.iterdir()) == [dst.name]  # no .part file left
+
+
+@pytest.mark.parametrize("host", ["pyav", "ffmpeg"])
+def test_cli_input_option_reaches_the_host_for_an_rtsp_push(stream_clip, tmp_path, host):
+    """``--input-option rtsp_flags=listen``: either host waits for the publisher (without the
+    option it would connect out and be refused) and keeps video and audio."""
+    url = f"rtsp://127.0.0.1:{free_port()}/live"
+    dst = tmp_path / f"push_{host}.mp4"
+    with Publisher(stream_clip, url) as pub:
+        res = subprocess.run([*vpf_command(), "protect", url, str(dst), "--filter", SPEC,
+                              "--host", host, "--input-option", "rtsp_flags=listen",
+                              "--open-timeout", "15", "--read-timeout", "5", "--quiet"],
+                             capture_output=True, text=True, timeout=LIMIT, cwd=tmp_path,
+                             check=False)
+    assert res.returncode == 0, res.stderr
+    assert not pub.errors, pub.errors
+    n, ok = filled(dst)
+    assert 10 <= n <= 30 and ok
+    assert kinds(dst) == ["audio", "video"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [dst.name]
+
+
+@pytest.mark.parametrize("host", ["pyav", "ffmpeg"])
+def test_cli_open_timeout_on_a_url_nobody_serves(tmp_path, host):
+    """``--open-timeout``: a tcp:// URL with no server fails after about that long (not the
+    host's 10 s default), exit 1, an error naming the URL and the flag, no output."""
+    url = f"tcp://127.0.0.1:{free_port()}"
+    dst = tmp_path / "none.mp4"
+    t0 = time.monotonic()
+    res = subprocess.run([*vpf_command(), "protect", url, str(dst), "--filter", SPEC, "--host",
+                          host, "--open-timeout", "1.5", "--quiet"],
+                         capture_output=True, text=True, timeout=LIMIT, cwd=tmp_path,
+                         check=False)
+    took = time.monotonic() - t0
+    assert res.returncode == 1, res.stderr
+    err = res.stderr.strip().splitlines()[-1]
+    assert err.startswith("vpf: error:") and url in err and "--open-timeout" in err, err
+    assert "1.5 s" in err, err
+    assert 1.5 <= took < 9, took  # start-up included; the default would wait 10 s
+    assert list(tmp_path.iterdir()) == []
+
+
+class StallingServer(Background):
+    """Serves the clip as MPEG-TS on tcp://127.0.0.1:PORT: its first ``part`` at once, then
+    nothing while the connection stays open (a camera that hangs). ``stalled``: when the last
+    byte was sent."""
+
+    def __init__(self, clip: Path, part: float = 0.6):
+        super().__init__()
+        ts = clip.with_suffix(".ts")
+        if not ts.exists():
+            subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(clip), "-c",
+                            "copy", "-f", "mpegts", str(ts)], check=True, timeout=30)
+        data = ts.read_bytes()
+        self.data = data[:int(len(data) * part) // 188 * 188]
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.url = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.stalled: float | None = None
+
+    def close(self):
+        self.sock.close()
+
+    def _work(self):
+        self.sock.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(self.data)
+                self.stalled = time.monotonic()
+                self.stop.wait()
+            return
+
+
+@pytest.mark.parametrize("host", ["pyav", "ffmpeg"])
+def test_cli_read_timeout_ends_a_stalled_stream(stream_clip, tmp_path, host):
+    """``--read-timeout 1``: a stream that stops sending (connection left open) ends the run
+    about 1 s later (the hosts' defaults are 5 and 10 s) with the frames that came, exit 0."""
+    dst = tmp_path / f"stalled_{host}.mp4"
+    with StallingServer(stream_clip) as srv:
+        res = subprocess.run([*vpf_command(), "protect", srv.url, str(dst), "--filter", SPEC,
+                              "--host", host, "--open-timeout", "10", "--read-timeout", "1",
+                              "--quiet"], capture_output=True, text=True, timeout=LIMIT,
+                             cwd=tmp_path, check=False)
+        ended = time.monotonic()
+    assert res.returncode == 0, res.stderr
+    assert srv.stalled is not None
+    # pyav: ~1 s, then the last frames are encoded; ffmpeg: its watchdog allows 1 s more
+    assert ended - srv.stalled < 4.5, ended - srv.stalled
+    n, ok = filled(dst)
+    assert 5 <= n < 30 and ok
+    assert re.search(rf"vpf: {n} frames, [\d.]+ FPS -> ", res.stderr), res.stderr

@@ -17,7 +17,7 @@ sys.path[:0] = [str(TESTS), str(TESTS / "plugins")]
 from _media import FFMPEG, clips, decode, exif_jpeg, shared_data_dir  # noqa: E402,F401 (fixtures)
 
 from vpfilters.core import Option, Protector, register  # noqa: E402
-from vpfilters.errors import OutputError, ParameterError, ProtectionError  # noqa: E402
+from vpfilters.errors import InputError, OutputError, ParameterError, ProtectionError  # noqa: E402
 from vpfilters.hosts import pyav  # noqa: E402
 from vpfilters.av import FrameFilter, protect_frames, transcode  # noqa: E402
 
@@ -353,6 +353,71 @@ def test_output_options_are_checked_before_any_work(clips, tmp_path):
     with pytest.raises(OutputError):
         run(clips["base"], tmp_path / "o.mp4", "blur", json_path=tmp_path / "o.mp4")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_on_frame_sees_every_protected_frame_in_order(clips, tmp_path):
+    """``on_frame(index, seconds, frame)``: every frame once, in output order, after protection
+    and the encoder hand-off (with a look-ahead window too), at the time the output gives it."""
+    seen = []
+
+    def on_frame(index, seconds, frame):
+        seen.append((index, seconds, frame.planes[0].copy(), frame.props.get("VPFBoxes")))
+
+    out = tmp_path / "out.mkv"
+    s = run(clips["base"], out, "fill=box=40/30/200/150:color=white,test_temporal",
+            codec="ffv1", on_frame=on_frame)
+    assert [i for i, *_ in seen] == list(range(20)) == list(range(s["frames"]))
+    dst = decode(out)
+    assert [t for _, t, *_ in seen] == pytest.approx([float(f.time) for f in dst])
+    for (i, _, y, boxes), f in zip(seen, dst, strict=True):
+        assert np.array_equal(y, planes_of(f)[0]), f"frame {i}"
+        assert list(boxes) == [40.0, 30.0, 200.0, 150.0]
+    assert np.all(seen[3][2][34:146, 44:196] == 235)
+
+
+def test_an_exception_in_on_frame_stops_the_run_and_leaves_nothing(clips, tmp_path):
+    def on_frame(index, seconds, frame):
+        if index == 4:
+            raise RuntimeError("observer failed")
+
+    with pytest.raises(RuntimeError, match="observer failed"):
+        run(clips["base"], tmp_path / "out.mp4", "blur=box=0/0/64/64", on_frame=on_frame)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ParameterError) as e:
+        run(clips["base"], tmp_path / "out.mp4", "blur=box=0/0/64/64", on_frame=42)
+    assert e.value.parameter == "on_frame"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_on_frame_for_a_folder_of_images(clips, tmp_path):
+    seen = []
+    out = tmp_path / "protected"
+    run(clips["images"], out, "fill=box=0/0/32/32:color=white",
+        on_frame=lambda i, t, f: seen.append((i, t, f.width, int(f.planes[0][:32, :32].min()))))
+    assert [(i, t) for i, t, *_ in seen] == [(0, None), (1, None), (2, None)]
+    assert all(lo >= 235 for *_, lo in seen)  # after protection (full range gray: 255)
+
+
+def test_input_options_open_a_raw_stream(clips, tmp_path):
+    """A headerless raw file (real frames, gray 768x432) opens only with its demuxer and
+    picture described: ``input_options`` reach the input's open (and not only live ones)."""
+    raw = tmp_path / "clip.gray"
+    subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-i", str(clips["base"]), "-f",
+                    "rawvideo", "-pix_fmt", "gray", str(raw)], check=True, timeout=60)
+    opts = {"f": "rawvideo", "video_size": "768x432", "pixel_format": "gray", "framerate": 10}
+    with pytest.raises(InputError):  # without the options there is nothing to decode
+        run(raw, tmp_path / "bad.mkv", "fill=box=40/30/200/150:color=white")
+    out = tmp_path / "out.mkv"
+    s = run(raw, out, "fill=box=40/30/200/150:color=white", codec="ffv1", input_options=opts)
+    assert s["frames"] == 20
+    frames = decode(out)
+    assert len(frames) == 20 and frames[0].format.name == "gray"
+    y = planes_of(frames[7])[0]
+    assert np.all(y[30:150, 40:200] == 235) and y[200:].std() > 10
+    assert [float(f.time) for f in frames[:3]] == pytest.approx([0.0, 0.1, 0.2])
+    with pytest.raises(ParameterError) as e:
+        run(raw, tmp_path / "o.mkv", "blur", input_options={"f": "no-such-demuxer"})
+    assert e.value.parameter == "input_options"
 
 
 # ------------------------------------------------------------------------------------ stills

@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from _kernel_common import (BACKENDS, assert_native_inverse_of_random_bands, assert_same,
+                            hypothesis_settings, native, needs_native, random_plane)
+from hypothesis import given
 from hypothesis import strategies as st
 
 from vpfilters.errors import BackendError, FormatError, ParameterError
-from vpfilters.kernels import HaarPyramid, _reference, available_backends, haar_forward, haar_inverse
+from vpfilters.kernels import HaarPyramid, _reference, haar_forward, haar_inverse
 
-NATIVE = "native" in available_backends()
-needs_native = pytest.mark.skipif(not NATIVE, reason="vpfilters._native is not built")
-BACKENDS = ["numpy", pytest.param("native", marks=needs_native)]
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = hypothesis_settings(60)
 
 # (dtype, bit depth): uint16 planes hold 10/12/16-bit values; None marks float32.
 DEPTHS = [(np.uint8, 8), (np.uint16, 10), (np.uint16, 12), (np.uint16, 16), (np.float32, None)]
-
-
-def native():
-    from vpfilters import _native
-    return _native
-
-
-def random_plane(rng, h, w, dtype, bits):
-    if bits is None:
-        return (rng.standard_normal((h, w)) * 100).astype(np.float32)
-    return rng.integers(0, 1 << bits, (h, w)).astype(dtype)
 
 
 def embed(rng, a, pad_x, pad_y):
@@ -49,13 +36,6 @@ def empty_bands(shape, dtype, pad=0):
         big = np.zeros((h + 2 * pad, w + 2 * pad), dt)
         out.append((big, big[pad:pad + h, pad:pad + w]))
     return out
-
-
-def assert_same(a, b, dtype):
-    if np.dtype(dtype) == np.float32:
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-3)
-    else:
-        np.testing.assert_array_equal(a, b)
 
 
 # ------------------------------------------------------------------------------------ parity
@@ -101,20 +81,7 @@ def test_native_forward_and_inverse_equal_reference(h, w, depth, pad_x, pad_y, s
        scale=st.sampled_from([1, 100, 10_000, None]), seed=st.integers(0, 2**32 - 1))
 def test_native_inverse_of_edited_bands_equals_reference(h, w, dtype, scale, seed):
     """Edited or arbitrary detail bands (outside what a forward pass makes) still match."""
-    rng = np.random.default_rng(seed)
-    bh, bw = (h + 1) // 2, (w + 1) // 2
-    ddt = _reference.DETAIL_DTYPE[np.dtype(dtype)]
-    info = np.iinfo(ddt)
-    ll = rng.integers(0, np.iinfo(dtype).max + 1, (bh, bw)).astype(dtype)
-    if scale is None:
-        bands = [rng.integers(info.min, info.max, (bh, bw), endpoint=True).astype(ddt) for _ in range(3)]
-    else:
-        bands = [rng.integers(-scale, scale + 1, (bh, bw)).astype(ddt) for _ in range(3)]
-    ref = np.empty((h, w), dtype)
-    got = np.empty((h, w), dtype)
-    _reference.haar_inv(ll, *bands, ref)
-    native().haar_inv(ll, *bands, got)
-    np.testing.assert_array_equal(got, ref)
+    assert_native_inverse_of_random_bands(np.random.default_rng(seed), h, w, dtype, scale)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 2), (2, 1), (1, 7), (7, 1), (3, 3), (2, 2)])

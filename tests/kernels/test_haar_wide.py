@@ -10,28 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from _kernel_common import (BACKENDS, assert_native_inverse_of_random_bands, assert_same,
+                            hypothesis_settings, native, needs_native, random_plane)
+from hypothesis import given
 from hypothesis import strategies as st
 
 from vpfilters.errors import ParameterError
-from vpfilters.kernels import _reference, available_backends, haar_forward, haar_inverse
+from vpfilters.kernels import _reference, haar_forward, haar_inverse
 
-NATIVE = "native" in available_backends()
-needs_native = pytest.mark.skipif(not NATIVE, reason="vpfilters._native is not built")
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = hypothesis_settings(40)
 DEPTHS = [(np.uint8, 8), (np.uint16, 10), (np.uint16, 16), (np.float32, None)]
-
-
-def native():
-    from vpfilters import _native
-    return _native
-
-
-def random_plane(rng, h, w, dtype, bits):
-    if bits is None:
-        return (rng.standard_normal((h, w)) * 100).astype(np.float32)
-    return rng.integers(0, 1 << bits, (h, w)).astype(dtype)
 
 
 def padded(shape, dtype, pad_x, pad_y, fill):
@@ -51,13 +39,6 @@ def outside(whole, pad_x, pad_y):
     mask = np.ones(whole.shape, bool)
     mask[pad_y:whole.shape[0] - pad_y, pad_x:whole.shape[1] - pad_x] = False
     return whole[mask]
-
-
-def assert_same(a, b, dtype):
-    if np.dtype(dtype) == np.float32:
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-3)
-    else:
-        np.testing.assert_array_equal(a, b)
 
 
 def reference_bands(x):
@@ -106,23 +87,8 @@ def test_wide_rows_equal_reference_and_stay_in_their_views(h, w, depth, pad_x, p
        scale=st.sampled_from([1, 300, 20_000, None]), seed=st.integers(0, 2**32 - 1))
 def test_wide_inverse_of_arbitrary_bands_equals_reference(h, w, dtype, scale, seed):
     """The vector inverse works modulo its lane width: exact for any detail values."""
-    rng = np.random.default_rng(seed)
-    bh, bw = (h + 1) // 2, (w + 1) // 2
-    ddt = _reference.DETAIL_DTYPE[np.dtype(dtype)]
-    info = np.iinfo(ddt)
-    ll = rng.integers(0, np.iinfo(dtype).max + 1, (bh, bw)).astype(dtype)
-    if scale is None:  # the whole range, extremes included
-        bands = [rng.integers(info.min, info.max, (bh, bw), endpoint=True).astype(ddt)
-                 for _ in range(3)]
-        bands[0].flat[::7] = info.min
-        bands[1].flat[::5] = info.max
-    else:
-        bands = [rng.integers(-scale, scale + 1, (bh, bw)).astype(ddt) for _ in range(3)]
-    ref = np.empty((h, w), dtype)
-    got = np.empty((h, w), dtype)
-    _reference.haar_inv(ll, *bands, ref)
-    native().haar_inv(ll, *bands, got)
-    np.testing.assert_array_equal(got, ref)
+    assert_native_inverse_of_random_bands(np.random.default_rng(seed), h, w, dtype, scale,
+                                          extremes=True)
 
 
 # Large enough (>= 2 MiB per plane, 3 MiB for three threads) that the kernels really split rows.
@@ -156,7 +122,7 @@ def test_threads_split_rows_without_changing_a_value(shape, dtype, bits):
         np.testing.assert_array_equal(back_one, x)
 
 
-@pytest.mark.parametrize("backend", ["numpy", pytest.param("native", marks=needs_native)])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_public_threads_keyword(backend, monkeypatch):
     x = np.random.default_rng(5).integers(0, 256, (1100, 2000)).astype(np.uint8)
     a = haar_forward(x, 2, backend=backend)

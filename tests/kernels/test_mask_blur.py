@@ -2,40 +2,28 @@
 
 from __future__ import annotations
 
+import _kernel_common as kc
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from _kernel_common import BACKENDS, hypothesis_settings, native, needs_native
+from hypothesis import given
 from hypothesis import strategies as st
 
 from vpfilters.errors import FormatError, ParameterError
-from vpfilters.kernels import _reference, available_backends, mask_blur
+from vpfilters.kernels import _reference, mask_blur
 
-NATIVE = "native" in available_backends()
-needs_native = pytest.mark.skipif(not NATIVE, reason="vpfilters._native is not built")
-BACKENDS = ["numpy", pytest.param("native", marks=needs_native)]
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = hypothesis_settings(60)
 
 DEPTHS = [(np.uint8, 8), (np.uint16, 10), (np.uint16, 12), (np.uint16, 16), (np.float32, None)]
 MODE_NAMES = ["box", "gaussian", "pixelate", "fill"]
 
 
-def native():
-    from vpfilters import _native
-    return _native
-
-
 def random_plane(rng, h, w, dtype, bits):
-    if bits is None:
-        return (rng.random((h, w)) * 255).astype(np.float32)
-    return rng.integers(0, 1 << bits, (h, w)).astype(dtype)
+    return kc.random_plane(rng, h, w, dtype, bits, float_max=255)  # float planes: 0..255
 
 
 def assert_same(a, b, dtype):
-    if np.dtype(dtype) == np.float32:
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-3)
-    else:
-        np.testing.assert_array_equal(a, b)
+    kc.assert_same(a, b, dtype, rtol=1e-5)
 
 
 @st.composite

@@ -1,7 +1,5 @@
 """Average precision: hand-worked cases, and pycocotools on real detections of real pictures."""
 
-import contextlib
-import io
 import json
 import os
 
@@ -70,36 +68,6 @@ def test_empty_and_bad_inputs():
 
 # -- real detections against pycocotools -----------------------------------------------------
 
-def _pycoco(dets, gts, crowd=None, areas=None):
-    COCO = pytest.importorskip("pycocotools.coco").COCO
-    COCOeval = pytest.importorskip("pycocotools.cocoeval").COCOeval
-    images, anns, results = [], [], []
-    aid = 1
-    for i, g in enumerate(gts):
-        images.append({"id": i + 1, "width": 10000, "height": 10000})
-        for k, b in enumerate(g):
-            w, h = float(b[2] - b[0]), float(b[3] - b[1])
-            anns.append({"id": aid, "image_id": i + 1, "category_id": 1,
-                         "bbox": [float(b[0]), float(b[1]), w, h],
-                         "area": w * h if areas is None else float(areas[i][k]),
-                         "iscrowd": int(crowd[i][k]) if crowd is not None else 0})
-            aid += 1
-        for d in dets[i]:
-            results.append({"image_id": i + 1, "category_id": 1, "score": float(d[4]),
-                            "bbox": [float(d[0]), float(d[1]), float(d[2] - d[0]),
-                                     float(d[3] - d[1])]})
-    gt = COCO()
-    gt.dataset = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "x"}]}
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt.createIndex()
-        dt = gt.loadRes(results)
-        ev = COCOeval(gt, dt, "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev.stats
-
-
 @pytest.fixture(scope="module")
 def face_detections(shared_data):
     """YuNet (fast, real) detections on 60 face_mask_detection pictures, with low scores kept."""
@@ -117,10 +85,10 @@ def face_detections(shared_data):
     return dets, gts
 
 
-def test_coco_ap_matches_pycocotools_on_faces(face_detections):
+def test_coco_ap_matches_pycocotools_on_faces(face_detections, coco_stats):
     dets, gts = face_detections
     assert sum(len(d) for d in dets) > 1000 and max(len(d) for d in dets) > 100  # maxDets bites
-    stats = _pycoco(dets, gts)
+    stats = coco_stats(dets, gts)
     ours = coco_ap(dets, gts)
     assert ours["AP"] == pytest.approx(stats[0], abs=1e-6)
     assert ours["AP50"] == pytest.approx(stats[1], abs=1e-6)
@@ -137,7 +105,7 @@ def test_coco_ap_matches_pycocotools_on_faces(face_detections):
                              max_dets=100).ap == pytest.approx(stats[1], abs=1e-6)
 
 
-def test_coco_ap_matches_pycocotools_with_crowds(shared_data):
+def test_coco_ap_matches_pycocotools_with_crowds(shared_data, coco_stats):
     """YOLOX-nano person boxes on the COCO pictures, crowd regions included."""
     from vpfilters.detect.people import PersonDetector
 
@@ -155,6 +123,6 @@ def test_coco_ap_matches_pycocotools_with_crowds(shared_data):
         rgb = cv2.imread(os.path.join(folder, "images", im["file_name"]))[:, :, ::-1]
         dets.append(det(rgb, threshold=0.01).as_array())
     assert any(c.any() for c in crowd)
-    stats = _pycoco(dets, gts, crowd)
+    stats = coco_stats(dets, gts, crowd)
     ours = coco_ap(dets, gts, crowd=crowd)
     assert [ours["AP"], ours["AP50"], ours["AP75"]] == pytest.approx(list(stats[:3]), abs=1e-6)

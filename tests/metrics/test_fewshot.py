@@ -1,8 +1,6 @@
 """Meta-task metrics: episode sampling, the 95 % interval against scipy, and episode AP of a real
 detector (YOLOX-nano) on real COCO classes against faster-coco-eval / pycocotools."""
 
-import contextlib
-import io
 import json
 import os
 
@@ -70,39 +68,7 @@ def test_student_t_interval_matches_scipy():
     assert m == pytest.approx(v.mean()) and (lo, hi) == pytest.approx(ref, abs=1e-6)
 
 
-def _pycoco_ap50(dets, gts, crowds):
-    """AP50 of one class from faster-coco-eval (or pycocotools when it is missing)."""
-    try:
-        from faster_coco_eval import COCO
-        from faster_coco_eval import COCOeval_faster as COCOeval
-    except ImportError:
-        COCO = pytest.importorskip("pycocotools.coco").COCO
-        COCOeval = pytest.importorskip("pycocotools.cocoeval").COCOeval
-    images, anns, results, aid = [], [], [], 1
-    for i, (g, cr) in enumerate(zip(gts, crowds)):
-        images.append({"id": i + 1, "width": 10000, "height": 10000})
-        for b, c in zip(g, cr):
-            w, h = float(b[2] - b[0]), float(b[3] - b[1])
-            anns.append({"id": aid, "image_id": i + 1, "category_id": 1, "area": w * h,
-                         "bbox": [float(b[0]), float(b[1]), w, h], "iscrowd": int(c)})
-            aid += 1
-        for d in dets[i]:
-            results.append({"image_id": i + 1, "category_id": 1, "score": float(d[4]),
-                            "bbox": [float(d[0]), float(d[1]), float(d[2] - d[0]),
-                                     float(d[3] - d[1])]})
-    gt = COCO()
-    gt.dataset = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "x"}]}
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt.createIndex()
-        dt = gt.loadRes(results)
-        ev = COCOeval(gt, dt, "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev.stats[1]
-
-
-def test_episode_ap_matches_coco_reference_on_real_detections(coco, yolox):
+def test_episode_ap_matches_coco_reference_on_real_detections(coco, yolox, coco_stats):
     ep = sample_episodes(coco, 5, 1, episodes=3, seed=1)[2]
     detect = yolox(ep, coco)
     ours = episode_map(ep, coco, detect, metric="coco50")
@@ -116,7 +82,7 @@ def test_episode_ap_matches_coco_reference_on_real_detections(coco, yolox):
             g, ig = coco.gt(i, c)
             gts.append(g)
             crowds.append(ig)
-        assert ap == pytest.approx(_pycoco_ap50(dets, gts, crowds), abs=1e-6), c
+        assert ap == pytest.approx(coco_stats(dets, gts, crowds, faster=True)[1], abs=1e-6), c
 
 
 def test_meta_task_map_of_yolox_on_coco_classes(coco, yolox):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from vpfilters.core import Frame, FrameContext, StreamInfo, register
 from vpfilters.metrics.quality import psnr, ssim
+from vpfilters.metrics.robustness import h264_roundtrip
 from vpfilters.protect.hide import Hide, PayloadNotFound, WrongKey, capacity_bits, extract
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -56,28 +56,6 @@ def frames_1080p():
         v = b[1920 * 1080 * 5 // 4:].reshape(540, 960).copy()
         out.append(Frame([y, u, v], "yuv420p", i, {"_ColorRange": 1}))
     return out
-
-
-def _x264_roundtrip(frames, crf) -> list[Frame]:
-    import av
-
-    from vpfilters.hosts.pyav import core_to_frame, frame_to_core
-
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        st = out.add_stream("libx264", rate=25)
-        st.width, st.height, st.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
-        st.options = {"crf": str(crf), "preset": "veryfast"}
-        for f in frames:
-            avf = core_to_frame(f)
-            avf.pts = None
-            for p in st.encode(avf):
-                out.mux(p)
-        for p in st.encode(None):
-            out.mux(p)
-    buf.seek(0)
-    with av.open(buf) as c:
-        return [frame_to_core(f, i)[0].copy() for i, f in enumerate(c.decode(video=0))]
 
 
 def _down_up(frame: Frame) -> Frame:
@@ -168,7 +146,7 @@ def test_robust_1080p_256_bits_survive_crf23_and_down_up(frames_1080p):
     for a, b in zip(frames_1080p, marked):
         assert psnr(a.planes[0], b.planes[0]) >= 40.0
         assert ssim(a.planes[0], b.planes[0]) >= 0.98
-    for attacked in (_x264_roundtrip(marked, 23), [_down_up(f) for f in marked]):
+    for attacked in (h264_roundtrip(marked, 23), [_down_up(f) for f in marked]):
         for f in attacked:  # every frame on its own, zero payload errors (CRC-checked)
             got = extract(f, mode="robust")
             assert got.payload == payload and got.frames_read == 1

@@ -1,10 +1,9 @@
-"""Fixtures for the VapourSynth plug-in tests: a core with `vpf` loaded, and the sample video."""
+"""Fixtures for the VapourSynth plug-in tests: a core with `vpf` loaded, and the sample video
+(found through the ``shared_data`` fixture of ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -12,15 +11,6 @@ try:
     import vapoursynth as vs
 except ImportError as exc:  # not installed, or a broken install (missing libvapoursynth)
     vs, VS_IMPORT_ERROR = None, exc
-
-SAMPLE_VIDEO = Path("intel_sample_videos") / "one-by-one-person-detection.mp4"
-
-
-def shared_data() -> Path:
-    env = os.environ.get("VPF_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -44,9 +34,9 @@ def threads(core):
 
 
 @pytest.fixture(scope="session")
-def video(core, tmp_path_factory):
+def video(core, shared_data, tmp_path_factory):
     """The first 40 frames of the shared person-detection sample (YUV420P8, 768x432)."""
-    src = shared_data() / SAMPLE_VIDEO
+    src = shared_data / "intel_sample_videos" / "one-by-one-person-detection.mp4"
     if not src.is_file():
         pytest.skip(f"shared sample video not found: {src} (set VPF_SHARED_DATA)")
     if not hasattr(core, "bs"):

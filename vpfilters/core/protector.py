@@ -184,6 +184,28 @@ class Protector:
         return frame
 
 
+def fail_closed(exc: Exception, on_error: str, name: str, index: int) -> None:
+    """The fail-closed rule for protector ``name`` that raised ``exc`` on frame ``index``.
+
+    ``on_error="stop"``: raise; a :class:`VpfError` that names its frame as it is, anything else
+    as a :class:`ProtectionError` naming the frame. Otherwise log a warning and return: the caller
+    then hides the whole frame (:meth:`Protector.protect_all`). Call it from an ``except`` block
+    that has let ``KeyboardInterrupt`` through.
+    """
+    if on_error == "stop":
+        if isinstance(exc, VpfError) and exc.frame is not None:
+            try:
+                raise exc
+            finally:
+                del exc  # no cycle: its traceback holds this frame
+        raise ProtectionError(f"{name} failed: {exc}", frame=index) from exc
+    # the text, not the exception: a log record that holds the exception holds its traceback,
+    # and with it the frames and whatever the host's callers hold (a VapourSynth stage and its
+    # protectors, kept open by a handler that keeps records)
+    log.warning("frame %d: %s failed (%s); the whole frame is hidden (fail closed)",
+                index, name, str(exc))
+
+
 class Pipeline:
     """A chain of protectors, run frame by frame with the fail-closed rule.
 
@@ -259,15 +281,7 @@ class Pipeline:
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
-                if self.on_error == "stop":
-                    if isinstance(exc, VpfError) and exc.frame is not None:
-                        raise
-                    raise ProtectionError(f"{p.name} failed: {exc}", frame=frame.index) from exc
-                # the text, not the exception: a log record that holds the exception holds its
-                # traceback, and with it the frames and whatever the host's callers hold (a
-                # VapourSynth stage and its protectors, kept open by a handler that keeps records)
-                log.warning("frame %d: %s failed (%s); the whole frame is hidden (fail closed)",
-                            frame.index, p.name, str(exc))
+                fail_closed(exc, self.on_error, p.name, frame.index)
                 self.failed_frames.append(frame.index)
                 frame = p.protect_all(frame)
         return frame

@@ -344,14 +344,22 @@ def _colour_from(d: dict) -> dict:
     return out
 
 
-def _probe_source(src: str) -> _Source:
+def _probe_source(src: str, input_kwargs: dict | None = None) -> _Source:
     """Validate a file / image pattern (typed errors) and read what the run needs to know."""
     if _io.is_live(src):
         return _Source(src, live=True)
     if Path(src).is_dir():
         raise InputError("a folder: give an image pattern such as folder/img%04d.png, or use the "
                          "PyAV host for folders of images", file=src)
-    vp = _io.probe(src)  # InputError for anything that is not a decodable video
+    try:
+        vp = _io.probe(src)  # InputError for anything that is not a decodable video
+    except InputError:
+        if not input_kwargs or _io.is_sequence(src):
+            raise
+        # probed without the input options (a raw stream needs its format and size given):
+        # the decoder, which has them, decides; NUT pipes carry what it delivers
+        _io.check_input(src)
+        return _Source(src, live=False)
     info = _probe_info(src, vp)
     streams = info.get("streams", [])
     v = next((s for s in streams if s.get("codec_type") == "video"), {})
@@ -560,6 +568,10 @@ def decoder_command(src: str, pix_fmts, *, live: bool = False, input_kwargs: dic
     if threads:
         in_kw["threads"] = int(threads)
     in_kw.update(input_kwargs or {})
+    if isinstance(in_kw.get("video_size"), str):
+        # ffmpeg-python writes an input's video_size as "{v[0]}x{v[1]}" ("768x432" -> "7x6");
+        # -s before -i is the same option
+        in_kw["s"] = in_kw.pop("video_size")
     inp = ffmpeg.input(src, **in_kw)
     out_kw = {"vf": "format=pix_fmts=" + "|".join(pix_fmts), "c:v": "rawvideo", "c:a": "copy",
               "fps_mode": "passthrough", "enc_time_base:v": -1, "format": "nut",
@@ -714,7 +726,7 @@ class _Run:
 
     def __init__(self, src: str, dst: Path, pipeline: Pipeline, source: _Source, *, codec, crf,
                  preset, keep_metadata, progress, input_kwargs, output_kwargs, max_frames,
-                 open_timeout, read_timeout, threads=None):
+                 open_timeout, read_timeout, threads=None, on_frame=None):
         self.src, self.dst, self.pipeline, self.source = src, dst, pipeline, source
         self.codec, self.crf, self.preset = codec, crf, preset
         self.keep_metadata, self.progress = keep_metadata, progress
@@ -729,6 +741,7 @@ class _Run:
         self.frames_out = 0
         self.stopped = False  # we stopped the decoder (max_frames)
         self.threads = threads
+        self.on_frame = on_frame
         self.raw_fmt = self._raw_format()  # bare raw pipes (None: NUT pipes)
 
     def _formats(self) -> list[str]:
@@ -795,14 +808,18 @@ class _Run:
                 if self.watchdog is not None:
                     self.watchdog.done.set()
                 text = self.dec_log.text()
-                if (self.source.live and "Connection refused" in text
-                        and time.monotonic() < deadline):
+                refused = self.source.live and "Connection refused" in text
+                if refused and time.monotonic() < deadline:
                     time.sleep(0.2)  # a live server that is not listening yet
                     continue
+                if refused:
+                    raise InputError(f"cannot connect within {self.open_timeout:g} s "
+                                     "(connection refused)", file=self.src,
+                                     parameter="open_timeout") from None
                 if self.watchdog is not None and self.watchdog.fired:
                     raise InputError(f"no data from the live input within "
                                      f"{self.open_timeout + self.read_timeout:g} s",
-                                     file=self.src) from None
+                                     file=self.src, parameter="open_timeout") from None
                 raise InputError(f"ffmpeg cannot decode it{self.dec_log.tail()}",
                                  file=self.src) from None
         if not self.demux.streams.video:
@@ -833,10 +850,12 @@ class _Run:
         self.vout = vout
         self.aout = {s.index: self.mux.add_stream_from_template(s) for s in audio}
 
-    def write(self, pkt, stream, index: int | None):
+    def write(self, pkt, index: int | None, stream=None):
+        """Mux ``pkt`` (frame ``index``) into the encoder's NUT pipe, on ``stream`` (default:
+        the video)."""
         import av
 
-        pkt.stream = stream
+        pkt.stream = self.vout if stream is None else stream
         try:
             self.mux.mux(pkt)
         except (OSError, av.error.FFmpegError) as exc:
@@ -900,27 +919,10 @@ class _Run:
         self.open_encoder(tmp, vin, raw_fmt, _encoder_colour(colour, family, forced_range))
 
         window = self.pipeline.window
-        pending: deque = deque()          # (Frame, packet) decoded, not yet protected
-        originals: dict[int, Frame] = {}  # as decoded, for the protectors' look-around
-        total: list[int | None] = [None]  # known once the input ended
-
-        def fetch(n: int) -> Frame:
-            if n not in originals:
-                raise IndexError(n)
-            return originals[n]
-
         bar = _progress_bar(self.source.estimate, self.progress, Path(str(self.src)).name)
+        # (Frame, packet) decoded, not yet protected; copies as decoded for the look-around
+        pending, originals, total, protect_oldest = self._oldest_first(window, bar, self.write)
         try:
-            def protect_oldest():
-                frame, pkt = pending.popleft()
-                ctx = FrameContext(frame.index, fetch if window else None, window, total[0])
-                _protect_in_place(self.pipeline, frame, ctx, self.src)
-                self.write(pkt, self.vout, frame.index)
-                self.frames_out += 1
-                bar.update(1)
-                for k in [k for k in originals if k < frame.index + 1 - window]:
-                    del originals[k]
-
             try:
                 for pkt in self.demux.demux():
                     if pkt.size == 0:
@@ -929,7 +931,7 @@ class _Run:
                         self.watchdog.feed()
                     if pkt.stream.type != "video":
                         if pkt.stream.index in self.aout:
-                            self.write(pkt, self.aout[pkt.stream.index], None)
+                            self.write(pkt, None, self.aout[pkt.stream.index])
                         continue
                     if pkt.stream.index != vin.index:
                         continue
@@ -963,32 +965,41 @@ class _Run:
                 protect_oldest()
         finally:
             bar.close()
+        return self._finish(tmp, t0, core, pipes="nut")
 
-        if self.stopped:
-            _kill(self.dec)
-        truncated = self.finish_decoder()
-        # the trailer, then end of input: the encoder finishes and exits
-        try:
-            self.mux.close()
-        except (OSError, av.error.FFmpegError) as exc:
-            self.encoder_failed(None, exc)
-        with contextlib.suppress(OSError):
-            self.enc.stdin.close()
-        try:
-            rc = _wait(self.enc, 600)
-        except subprocess.TimeoutExpired:
-            raise OutputError("the ffmpeg encoder did not finish within 10 minutes of the last "
-                              "frame", file=self.dst) from None
-        if rc != 0:
-            self.encoder_failed(None)
-        if not os.path.exists(tmp) or os.path.getsize(tmp) == 0:
-            raise OutputError(f"the encoder wrote nothing{self.enc_log.tail()}", file=self.dst)
-        seconds = time.monotonic() - t0
-        return {"frames": self.frames_out, "fps": self.frames_out / seconds if seconds else 0.0,
-                "seconds": seconds, "output": str(self.dst),
-                "failed_frames": list(self.pipeline.failed_frames), "truncated": truncated,
-                "expected_frames": self.source.expected, "format": core,
-                "rotation": self.source.rotation, "pipes": "nut", "spliced": False}
+    def _oldest_first(self, window: int, bar, send):
+        """The state and the step both frame loops (NUT and raw pipes) share.
+
+        Returns ``(pending, originals, total, protect_oldest)``: the frames waiting for their
+        look-ahead, ``(Frame, item)`` in input order; the copies as decoded that protectors may
+        look at (``ctx.frame(m)``); the frame count once the input ended (``total[0]``); and
+        ``protect_oldest()``, which protects the oldest waiting frame in place, hands its bytes
+        to the encoder (``send(item, index)``), counts it, calls ``on_frame`` and drops the
+        copies no longer in reach.
+        """
+        pending: deque = deque()
+        originals: dict[int, Frame] = {}
+        total: list[int | None] = [None]
+        pipeline, src, on_frame = self.pipeline, self.src, self.on_frame
+
+        def fetch(n: int) -> Frame:
+            if n not in originals:
+                raise IndexError(n)
+            return originals[n]
+
+        def protect_oldest():
+            frame, item = pending.popleft()
+            ctx = FrameContext(frame.index, fetch if window else None, window, total[0])
+            _protect_in_place(pipeline, frame, ctx, src)
+            send(item, frame.index)
+            self.frames_out += 1
+            if on_frame is not None:
+                on_frame(frame.index, _seconds(frame), frame)
+            bar.update(1)
+            for k in [k for k in originals if k < frame.index + 1 - window]:
+                del originals[k]
+
+        return pending, originals, total, protect_oldest
 
     def run_raw(self, tmp: str, t0: float) -> dict:
         """Bare raw pipes: frames read into reused buffers, protected in place, written on."""
@@ -1025,16 +1036,8 @@ class _Run:
         # encoder reads them (at most its capacity), so the ring holds both plus the frame read.
         ring = window + 2 + (-(-writer.capacity // size) if writer.zero_copy else 0)
         buffers = [bytearray(size) for _ in range(ring)]
-        pending: deque = deque()
-        originals: dict[int, Frame] = {}
-        total: list[int | None] = [None]
         tb = 1 / Fraction(src.rate)
         rfd = self.dec.stdout.fileno()
-
-        def fetch(n: int) -> Frame:
-            if n not in originals:
-                raise IndexError(n)
-            return originals[n]
 
         def write(buf: memoryview, index: int) -> None:
             try:
@@ -1043,17 +1046,8 @@ class _Run:
                 self.encoder_failed(index, exc)
 
         bar = _progress_bar(src.estimate, self.progress, Path(str(self.src)).name)
+        pending, originals, total, protect_oldest = self._oldest_first(window, bar, write)
         try:
-            def protect_oldest():
-                frame, buf = pending.popleft()
-                ctx = FrameContext(frame.index, fetch if window else None, window, total[0])
-                _protect_in_place(self.pipeline, frame, ctx, self.src)
-                write(buf, frame.index)
-                self.frames_out += 1
-                bar.update(1)
-                for k in [k for k in originals if k < frame.index + 1 - window]:
-                    del originals[k]
-
             while True:
                 i = self.frames_in
                 buf = memoryview(buffers[i % len(buffers)])
@@ -1081,11 +1075,8 @@ class _Run:
                 protect_oldest()
         finally:
             bar.close()
-
-        if self.stopped:
-            _kill(self.dec)
         # `buffers` (vmsplice'd pages) stay referenced here until the encoder has finished
-        return self._finish_raw(tmp, t0, src, core, spliced=False)
+        return self._finish(tmp, t0, core, pipes="raw")
 
     def run_spliced(self, sp: _Splicer, writer: _PipeWriter, shapes, core, order, props,
                     size: int, t0: float) -> dict:
@@ -1108,6 +1099,7 @@ class _Run:
         buffers = [bytearray(size) for _ in range(ring)]
         tb = 1 / Fraction(src.rate)
         bar = _progress_bar(src.estimate, self.progress, Path(str(self.src)).name)
+        on_frame = self.on_frame
 
         def to_encoder(fn, index, *args):
             try:
@@ -1139,16 +1131,29 @@ class _Run:
                 if not to_encoder(sp.give, i, rfd, wfd, buf, writer):
                     break  # cut short in its last rows: the encoder drops the partial frame
                 self.frames_out += 1
+                if on_frame is not None:
+                    on_frame(i, _seconds(frame), frame)
                 bar.update(1)
         finally:
             bar.close()
 
         # `buffers` (vmsplice'd pages) stay referenced here until the encoder has finished
-        return self._finish_raw(self.tmp, t0, src, core, spliced=True)
+        return self._finish(self.tmp, t0, core, pipes="raw", spliced=True)
 
-    def _finish_raw(self, tmp: str, t0: float, src, core: str, spliced: bool) -> dict:
-        """End of a raw-pipe run: wait for the decoder and encoder, check the output, summarise."""
+    def _finish(self, tmp: str, t0: float, core: str, *, pipes: str,
+                spliced: bool = False) -> dict:
+        """End of a run (NUT or raw pipes): stop or wait for the decoder, end the encoder's input
+        (NUT: the trailer first) and wait for it, check the output, summarise."""
+        if self.stopped:
+            _kill(self.dec)
         truncated = self.finish_decoder()
+        if self.mux is not None:  # NUT pipes: the trailer, then end of input
+            import av
+
+            try:
+                self.mux.close()
+            except (OSError, av.error.FFmpegError) as exc:
+                self.encoder_failed(None, exc)
         with contextlib.suppress(OSError):
             self.enc.stdin.close()
         try:
@@ -1164,8 +1169,8 @@ class _Run:
         return {"frames": self.frames_out, "fps": self.frames_out / seconds if seconds else 0.0,
                 "seconds": seconds, "output": str(self.dst),
                 "failed_frames": list(self.pipeline.failed_frames), "truncated": truncated,
-                "expected_frames": src.expected, "format": core, "rotation": src.rotation,
-                "pipes": "raw", "spliced": spliced}
+                "expected_frames": self.source.expected, "format": core,
+                "rotation": self.source.rotation, "pipes": pipes, "spliced": spliced}
 
     def finish_decoder(self) -> bool:
         """Check how the decoder ended; True (and a warning) when the input ended early."""
@@ -1221,6 +1226,13 @@ class _Run:
         for t in (self.dec_log, self.enc_log):
             if t is not None:
                 t.join(timeout=2)
+
+
+def _seconds(frame: Frame) -> float | None:
+    """A frame's presentation time in seconds (None when it has no pts or time base)."""
+    if frame.pts is None or frame.time_base is None:
+        return None
+    return float(frame.pts * frame.time_base)
 
 
 def _splice_exact(src: int, dst: int, n: int) -> bool:
@@ -1477,7 +1489,7 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
         keep_metadata: bool = False, on_error: str = "protect", progress: bool = True,
         input_kwargs: dict | None = None, max_frames: int | None = None,
         open_timeout: float = 10.0, read_timeout: float = 10.0, threads: int | None = None,
-        **output_kwargs) -> dict:
+        on_frame=None, **output_kwargs) -> dict:
     """Protect ``src`` with the filter ``spec`` and write ``dst``, through two ffmpeg processes.
 
     Parameters
@@ -1504,7 +1516,8 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
     progress : bool
         A progress bar on stderr, and the summary line ``vpf: N frames, X.X FPS -> OUTPUT``.
     input_kwargs : dict, optional
-        Extra ffmpeg input options (``{"t": 5}``, ``{"framerate": 30}`` for image patterns...).
+        Extra ffmpeg input options (``{"t": 5}``, ``{"framerate": 30}`` for image patterns,
+        ``{"rtsp_flags": "listen"}`` to take an RTSP push...), merged last over the host's own.
     max_frames : int, optional
         Stop after this many frames.
     open_timeout, read_timeout : float
@@ -1512,6 +1525,15 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
     threads : int, optional
         Threads of the ffmpeg decoder and of the encoder (``-threads`` on the input and on the
         output); default ffmpeg's choice for each.
+    on_frame : callable, optional
+        ``on_frame(index, seconds, frame)``, called for every frame once it is protected and
+        handed to the encoder, in output order: its number (from 0), its presentation time in
+        seconds (the pts it travels with; ``index / rate`` on raw pipes) and the protected
+        :class:`~vpfilters.core.Frame` (planes and ``props`` such as ``VPFBoxes``; read them
+        during the call only: they are views into a pipe buffer that is reused; on spliced raw
+        pipes only the rows the protectors declared hold pixels). For progress, latency or
+        per-frame metadata without a custom protector; an exception raised there stops the run
+        (no output is written).
     **output_kwargs :
         Extra ffmpeg output options (``pix_fmt="yuv420p"``, ``acodec="aac"``, ``movflags=...``).
 
@@ -1528,6 +1550,17 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
     if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 1):
         raise ParameterError(f"max_frames must be a positive integer, got {max_frames!r}",
                              parameter="max_frames")
+    if on_frame is not None and not callable(on_frame):
+        raise ParameterError(f"on_frame must be callable, got {type(on_frame).__name__}",
+                             parameter="on_frame")
+    for name, value in (("open_timeout", open_timeout), ("read_timeout", read_timeout)):
+        try:
+            ok = math.isfinite(float(value)) and float(value) > 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ParameterError(f"{name} must be a number of seconds > 0, got {value!r}",
+                                 parameter=name)
     pipeline = _as_pipeline(spec, on_error)
     for p in pipeline.protectors:
         if p.changes_size:
@@ -1538,11 +1571,11 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
     if "%" in out.name:
         raise OutputError("image-sequence outputs are not supported by the ffmpeg host; write a "
                           "video or one image", file=out, parameter="output")
-    source = _probe_source(src)
+    source = _probe_source(src, input_kwargs)
     job = _Run(src, out, pipeline, source, codec=codec, crf=crf, preset=preset,
                keep_metadata=keep_metadata, progress=progress, input_kwargs=input_kwargs,
                output_kwargs=output_kwargs, max_frames=max_frames, open_timeout=open_timeout,
-               read_timeout=read_timeout, threads=threads)
+               read_timeout=read_timeout, threads=threads, on_frame=on_frame)
     failed = True
     try:
         with _io.atomic_output(out) as tmp:

@@ -541,7 +541,8 @@ def protect_frames(frames: Iterable[av.VideoFrame], spec, on_error: str = "prote
 def transcode(src, dst, spec, codec: str = "libx264", crf: float = 23, preset: str = "veryfast",
               keep_metadata: bool = False, on_error: str = "protect", progress: bool = True,
               json_path=None, threads: int | None = None, *, max_frames: int | None = None,
-              open_timeout: float = 10.0, read_timeout: float = 5.0) -> dict:
+              open_timeout: float = 10.0, read_timeout: float = 5.0,
+              input_options: dict | None = None, on_frame=None) -> dict:
     """Decode ``src`` with PyAV, protect every frame with ``spec``, encode to ``dst``.
 
     Parameters
@@ -570,7 +571,21 @@ def transcode(src, dst, spec, codec: str = "libx264", crf: float = 23, preset: s
     max_frames : int, optional
         Stop after this many frames (bounds a live input).
     open_timeout, read_timeout : float
-        Seconds to wait for a live input to connect, and for each read.
+        Seconds to wait for a live input to connect (or, listening, for a sender to come), and
+        for each read.
+    input_options : dict, optional
+        Options for opening the input (FFmpeg demuxer and protocol options, values as strings),
+        merged last over the host's own, e.g. ``{"rtsp_flags": "listen"}`` to take an RTSP push
+        at ``rtsp://0.0.0.0:PORT/path``, ``{"rtsp_transport": "udp"}``, ``{"fflags":
+        "nobuffer"}``; ``format`` (or ``f``) names the demuxer. Not for images or folders.
+    on_frame : callable, optional
+        ``on_frame(index, seconds, frame)``, called for every frame once it is protected and
+        handed to the encoder, in output order: its number (from 0), its presentation time in
+        seconds (pts x time base, as the output gets it) and the protected
+        :class:`~vpfilters.core.Frame` (planes and ``props`` such as ``VPFBoxes``; read them
+        during the call only, the buffers are reused). For progress, latency or per-frame
+        metadata without a custom protector; an exception raised there stops the run (no output
+        is written). Images: once per image, written, in name order, ``seconds`` None.
 
     Returns
     -------
@@ -590,14 +605,26 @@ def transcode(src, dst, spec, codec: str = "libx264", crf: float = 23, preset: s
     if _io.is_live(str(dst)):
         raise ParameterError("the PyAV host writes files; stream out with the ffmpeg host",
                              parameter="output")
+    input_options = _check_input_options(input_options)
+    if live:
+        open_timeout = _check_timeout(open_timeout, "open_timeout")
+        read_timeout = _check_timeout(read_timeout, "read_timeout")
+    if on_frame is not None and not callable(on_frame):
+        raise ParameterError(f"on_frame must be callable, got {type(on_frame).__name__}",
+                             parameter="on_frame")
+    if not live and input_options:
+        p = _io.check_input(src)
+        if p.is_dir() or _io.is_image(p):
+            raise ParameterError("input_options apply to videos and streams, not to images or "
+                                 "folders of images", parameter="input_options")
     if not live:
         p = _io.check_input(src)
         if p.is_dir():
             return _transcode_images(p, Path(dst), pipeline, keep_metadata, progress, json_path,
-                                     folder=True)
+                                     folder=True, on_frame=on_frame)
         if _io.is_image(p):
             return _transcode_images(p, Path(dst), pipeline, keep_metadata, progress, json_path,
-                                     folder=False)
+                                     folder=False, on_frame=on_frame)
     dst_p = _io.check_output(dst, None if live else src)
     if _io.is_image(dst_p):
         raise ParameterError(f"{dst_p} is an image name, but the input is a video; give a video "
@@ -605,7 +632,15 @@ def transcode(src, dst, spec, codec: str = "libx264", crf: float = 23, preset: s
     if json_path is not None:
         _check_json_path(json_path, src_s, dst_p)
     enc = _check_encoder(codec, crf, preset)
-    info = None if live else _io.probe(src_s)
+    info = None
+    if not live:
+        try:
+            info = _io.probe(src_s)
+        except InputError:
+            if not input_options:
+                raise
+            # the probe opens without them (a raw stream needs its format and size given):
+            # the input's own open with them decides
 
     t0 = time.monotonic()
     records: list = []
@@ -614,7 +649,7 @@ def transcode(src, dst, spec, codec: str = "libx264", crf: float = 23, preset: s
         with _io.atomic_output(dst_p) as tmp:
             summary = _VideoJob(src_s, dst_p, tmp, pipeline, enc, crf, preset, keep_metadata,
                                 progress, threads, max_frames, live, info, open_timeout,
-                                read_timeout, records).run()
+                                read_timeout, records, input_options, on_frame).run()
             _finalize_output(pipeline, tmp)
     finally:
         pipeline.close()
@@ -667,43 +702,91 @@ def _check_encoder(codec: str, crf, preset) -> av.codec.Codec:
     return enc
 
 
-def _open_input(src: str, live: bool, open_timeout: float, read_timeout: float):
+def _check_input_options(options) -> dict:
+    """``input_options`` as a dict of str -> str (FFmpeg reads every option value as text)."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise ParameterError(f"input_options must be a dict, got {type(options).__name__}",
+                             parameter="input_options")
+    out = {}
+    for k, v in options.items():
+        key = str(k).lstrip("-")
+        if not key or v is None:
+            raise ParameterError(f"input_options: {k!r}={v!r} is not an option and a value",
+                                 parameter="input_options")
+        out[key] = str(v)
+    return out
+
+
+def _check_timeout(value, name: str) -> float:
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a number of seconds, got {value!r}",
+                             parameter=name) from None
+    if not (math.isfinite(t) and t > 0):
+        raise ParameterError(f"{name} must be > 0 seconds, got {value!r}", parameter=name)
+    return t
+
+
+def _open_input(src: str, live: bool, open_timeout: float, read_timeout: float,
+                input_options: dict | None = None):
+    extra = dict(input_options or {})
+    fmt = extra.pop("f", None)
+    fmt = extra.pop("format", fmt)
     if not live:
         try:
-            return av.open(src)
+            return av.open(src, format=fmt, options=extra or None)
         except av.error.FFmpegError as exc:
             raise InputError(f"not a readable video ({exc.strerror or exc})", file=src) from None
+        except ValueError as exc:  # an unknown format name
+            raise ParameterError(f"input_options: {exc}", file=src,
+                                 parameter="input_options") from None
     # Latency stays bounded by the small probe (128 KiB / 1 s) and low-delay decoding.
     # fflags=nobuffer is left out: it throws away the packets read while probing, and with them
     # the first key frame, so a stream with one key frame per long GOP showed nothing.
     options = {"flags": "low_delay", "probesize": "131072", "analyzeduration": "1000000"}
     if src.lower().startswith(("rtsp://", "rtsps://")):
         options["rtsp_transport"] = "tcp"
+    options.update(extra)
+    if "listen" in options.get("rtsp_flags", "") and "listen_timeout" not in options:
+        # waiting for a sender to connect is the open; FFmpeg's default (-1, forever) is
+        # refused by newer libavformat ("Numerical result out of range")
+        options["listen_timeout"] = str(max(1, math.ceil(open_timeout)))
     deadline = time.monotonic() + open_timeout
     while True:
         try:
-            return av.open(src, options=options, timeout=(open_timeout, read_timeout))
+            return av.open(src, format=fmt, options=options, timeout=(open_timeout, read_timeout))
         except (av.error.ConnectionRefusedError, av.error.ConnectionResetError) as exc:
             if time.monotonic() > deadline:
                 raise InputError(f"cannot connect within {open_timeout:g} s ({exc.strerror})",
-                                 file=src) from None
+                                 file=src, parameter="open_timeout") from None
             time.sleep(0.1)
+        except av.error.ExitError:  # the interrupt callback: open_timeout passed
+            raise InputError(f"the live input did not open within {open_timeout:g} s",
+                             file=src, parameter="open_timeout") from None
         except av.error.FFmpegError as exc:
             raise InputError(f"cannot open the live input ({exc.strerror or exc})",
                              file=src) from None
+        except ValueError as exc:
+            raise ParameterError(f"input_options: {exc}", file=src,
+                                 parameter="input_options") from None
 
 
 class _VideoJob:
     """One file-to-file (or live-to-file) run; split out so the state has names."""
 
     def __init__(self, src, dst, tmp, pipeline, enc, crf, preset, keep_metadata, progress,
-                 threads, max_frames, live, info, open_timeout, read_timeout, records):
+                 threads, max_frames, live, info, open_timeout, read_timeout, records,
+                 input_options=None, on_frame=None):
         self.src, self.dst, self.tmp = src, dst, tmp
         self.pipeline, self.enc, self.crf, self.preset = pipeline, enc, crf, preset
         self.keep, self.progress, self.threads = keep_metadata, progress, threads
         self.max_frames, self.live, self.info = max_frames, live, info
         self.open_timeout, self.read_timeout = open_timeout, read_timeout
         self.records = records
+        self.input_options, self.on_frame = input_options, on_frame
         self.warnings: list[str] = []
         self.pending: deque = deque()
         self.read_error = None
@@ -934,7 +1017,8 @@ class _VideoJob:
     # -- the run ---------------------------------------------------------------------------------
     def run(self) -> dict:
         self.stripped: set[str] = set()
-        inp = _open_input(self.src, self.live, self.open_timeout, self.read_timeout)
+        inp = _open_input(self.src, self.live, self.open_timeout, self.read_timeout,
+                          self.input_options)
         try:
             vin = inp.streams.video[0] if inp.streams.video else None
             if vin is None:
@@ -978,6 +1062,7 @@ class _VideoJob:
         if self.max_frames:
             total = min(total or self.max_frames, self.max_frames)
         audio_enc: set[int] = set()
+        on_frame = self.on_frame
         n = 0
         with _progress(total, self.progress, Path(self.src).name[:30]) as bar:
             frames = self._frames(inp, vin, others, transform)
@@ -987,6 +1072,8 @@ class _VideoJob:
                 self._encode(out, frame, used, in_place and not copied)
                 self._flush_pending(out, plan, audio_enc)
                 self.records.append(_record(frame))
+                if on_frame is not None:
+                    on_frame(n, _seconds(frame), frame)
                 n += 1
                 bar.update(1)
             if n == 0:
@@ -1027,6 +1114,13 @@ class _VideoJob:
         self.warn(f"{self.src}: the input looks truncated or damaged ({why}); the output holds "
                   f"the {n} frames that decoded, the last good frame is {n - 1}")
         return True
+
+
+def _seconds(frame: Frame) -> float | None:
+    """A frame's presentation time in seconds (None when it has no pts or time base)."""
+    if frame.pts is None or frame.time_base is None:
+        return None
+    return float(frame.pts * frame.time_base)
 
 
 def _muxer_for(dst: Path) -> str | None:
@@ -1092,7 +1186,7 @@ def _encode_image(frame: Frame, path: Path, tmp: str) -> None:
 
 
 def _transcode_images(src: Path, dst: Path, pipeline: Pipeline, keep_metadata: bool,
-                      progress: bool, json_path, folder: bool) -> dict:
+                      progress: bool, json_path, folder: bool, on_frame=None) -> dict:
     """Protect one image, or every image of a folder (same names in the output folder).
 
     Images are re-encoded from pixels, so EXIF (GPS, camera serials, dates, and the thumbnails
@@ -1142,6 +1236,8 @@ def _transcode_images(src: Path, dst: Path, pipeline: Pipeline, keep_metadata: b
                 extra = ({"rotation": orientations[-1][0], "mirrored": orientations[-1][1]}
                          if transform else {})
                 records.append(_record(out, file=s.name, **extra))
+                if on_frame is not None:
+                    on_frame(i, None, out)
                 bar.update(1)
         if tmp_dir is not None:
             os.chmod(tmp_dir, 0o777 & ~_io._umask())

@@ -3,7 +3,6 @@
 # `vapoursynth` below must be the real VapourSynth module, never this file: absolute imports only.
 from __future__ import annotations
 
-import logging
 import os
 import weakref
 from fractions import Fraction
@@ -19,15 +18,14 @@ import vapoursynth as vs
 
 from vpfilters.core import Frame, FrameContext, Pipeline, StreamInfo, build
 from vpfilters.core.frame import FORMATS
+from vpfilters.core.protector import fail_closed
 from vpfilters.core.region import boxes_array, flat_boxes
-from vpfilters.errors import FormatError, ParameterError, ProtectionError, VpfError
+from vpfilters.errors import FormatError, ParameterError, ProtectionError
 from vpfilters.kernels import mask_blur
 from vpfilters.kernels._params import plane_boxes
 from vpfilters.protect.mask import Fill, MaskProtector, record_regions
 
 __all__ = ["MAX_WINDOW", "as_frame", "core_format", "has_plugin", "protect"]
-
-log = logging.getLogger("vpfilters")
 
 #: The widest neighbour window a protector may declare here (each frame of it is a clip to request).
 MAX_WINDOW = 32
@@ -322,12 +320,7 @@ class _MaskStage:
         except KeyboardInterrupt:
             raise
         except Exception as exc:
-            if self.on_error == "stop":
-                if isinstance(exc, VpfError) and exc.frame is not None:
-                    raise
-                raise ProtectionError(f"{p.name} failed: {exc}", frame=n) from exc
-            log.warning("frame %d: %s failed (%s); the whole frame is hidden (fail closed)",
-                        n, p.name, str(exc))  # the text, not the exception: no traceback kept
+            fail_closed(exc, self.on_error, p.name, n)
             wframe, _ = _writable(fout, self.fmt, n, dict(props))
             p.protect_all(wframe)
             fout.props["VPFFailClosed"] = 1

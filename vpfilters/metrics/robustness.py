@@ -9,13 +9,17 @@ Each takes and returns an (H, W, 3) uint8 RGB picture; the definitions follow PI
 - ``gaussian_noise(img, sigma, seed)``: add N(0, sigma^2) per sample, seeded per picture.
 
 Results are rounded and clipped to 0..255.
+
+``h264_roundtrip(frames, crf)`` is the codec attack: yuv420p frames (:class:`~vpfilters.core.Frame`)
+through libx264 and back, in memory (PyAV).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PERTURBATIONS", "brightness", "contrast", "gaussian_noise", "perturb", "saturation"]
+__all__ = ["PERTURBATIONS", "brightness", "contrast", "gaussian_noise", "h264_roundtrip", "perturb",
+           "saturation"]
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
@@ -66,3 +70,29 @@ def perturb(img: np.ndarray, name: str, seed: int = 0) -> np.ndarray:
     if fn is gaussian_noise:
         return fn(img, p, seed)
     return fn(img, p)
+
+
+def h264_roundtrip(frames: list, crf: int, preset: str = "veryfast") -> list:
+    """yuv420p frames encoded with libx264 (``crf``, ``preset``, 25 fps MP4 in memory) and decoded
+    again: new frames with the decoder's props, in order. Needs PyAV."""
+    import io
+
+    import av
+
+    from vpfilters.hosts.pyav import core_to_frame, frame_to_core
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        st = out.add_stream("libx264", rate=25)
+        st.width, st.height, st.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
+        st.options = {"crf": str(crf), "preset": preset}
+        for f in frames:
+            avf = core_to_frame(f)
+            avf.pts = None
+            for p in st.encode(avf):
+                out.mux(p)
+        for p in st.encode(None):
+            out.mux(p)
+    buf.seek(0)
+    with av.open(buf) as c:
+        return [frame_to_core(f, i)[0].copy() for i, f in enumerate(c.decode(video=0))]
