@@ -2,10 +2,12 @@
 
 The network maps an RGB picture ``x`` (B, 3, H, W) in 0..1 to ``(lr, z)``: ``lr`` (B, 3, H/s, W/s)
 is the low-resolution picture a viewer sees (it is stored rounded to 8 bits), ``z`` the
-high-frequency latent, trained to be input-independent (close to N(0, 1)), so it is *not* kept:
-the inverse takes the stored ``lr`` and a fixed (zero) or sampled ``z``. Each x2 stage is a Haar
-transform (exactly invertible) followed by ``blocks`` affine coupling blocks (invertible by
-construction), after Xiao et al., "Invertible Image Rescaling", ECCV 2020.
+high-frequency latent, modelled as input-independent N(0, sigma_z^2) (``sigma_z`` in the weight
+file's meta: the forward latent's RMS on the training images), so it is *not* kept: the inverse
+takes the stored ``lr`` and a fixed (zero, the mode) or sampled ``z``. How far the claim holds
+is measured in ``vpfilters/models/IRN.md`` and asserted in ``tests/protect/test_rescale.py``.
+Each x2 stage is a Haar transform (exactly invertible) followed by ``blocks`` affine coupling
+blocks (invertible by construction), after Xiao et al., "Invertible Image Rescaling", ECCV 2020.
 
 torch is imported by this module only; ``vpfilters`` itself never imports it.
 """
