@@ -157,6 +157,11 @@ def test_bad_spec(spec, expect, clips, outdir, capsys):
     (["--codec", "aac"], "not a video encoder"),
     (["--preset", "turbo"], "parameter 'preset'"),
     (["--frames", "0"], "--frames must be >= 1"),
+    (["--input-option", "rtsp_flags"], "parameter '--input-option'"),
+    (["--input-option", "=listen"], "parameter '--input-option'"),
+    (["--open-timeout", "0"], "parameter '--open-timeout'"),
+    (["--read-timeout", "-1"], "parameter '--read-timeout'"),
+    (["--read-timeout", "nan"], "parameter '--read-timeout'"),
 ])
 def test_bad_options(args, expect, clips, outdir, capsys):
     rc, err = vpf(capsys, clips["base"], outdir / "out.mp4", "-f", SPEC, *args)

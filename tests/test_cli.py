@@ -176,20 +176,6 @@ def test_input_option_reaches_either_host(raw_gray, tmp_path, capsys, host):
     assert np.all(y[30:150, 40:200] == 235) and y[200:].std() > 10
 
 
-@pytest.mark.parametrize("args,flag", [
-    (["--input-option", "rtsp_flags"], "--input-option"),
-    (["--input-option", "=listen"], "--input-option"),
-    (["--open-timeout", "0"], "--open-timeout"),
-    (["--read-timeout", "-1"], "--read-timeout"),
-    (["--read-timeout", "nan"], "--read-timeout"),
-])
-def test_live_input_flags_are_checked_before_any_work(clips, tmp_path, capsys, args, flag):
-    out = tmp_path / "out.mp4"
-    rc, _, err = vpf(capsys, "protect", clips["base"], out, "-f", "blur", *args)
-    assert rc == 2 and f"parameter '{flag}'" in err, err
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_module_and_console_script(clips, tmp_path):
     p = subprocess.run([sys.executable, "-m", "vpfilters.cli", "--help"], capture_output=True,
                        text=True, timeout=60)
