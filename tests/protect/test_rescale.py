@@ -553,17 +553,20 @@ def test_short_training_learns_to_restore(tmp_path, shared_data):
     assert p_trained > p_fresh + 1.0, (p_trained, p_fresh)
 
 
-def test_ffmpeg_host_refuses_a_size_change_before_writing(tmp_path):
-    from vpfilters.errors import ParameterError
+def test_ffmpeg_host_writes_the_smaller_video(tmp_path, shared_data):
+    """size=small through the ffmpeg-python host: the output has the LL picture's size (the
+    full checks, restore data included, are in tests/hosts/test_ffmpeg_rescale.py)."""
+    av = pytest.importorskip("av")
     from vpfilters.ffmpeg import run
 
-    src = tmp_path / "in.mp4"
-    src.write_bytes(b"")  # never opened: the spec is checked first
-    with pytest.raises(ParameterError) as e:
-        run(str(src), str(tmp_path / "out.mp4"), "rescale=factor=2:size=small:restore=none",
-            progress=False)
-    assert "changes the frame size" in str(e.value)
-    assert not (tmp_path / "out.mp4").exists()
+    src = shared_data / "intel_sample_videos" / "one-by-one-person-detection.mp4"
+    out = tmp_path / "out.mkv"
+    r = run(str(src), str(out), "rescale=factor=2:size=small:restore=none", codec="ffv1",
+            max_frames=2, progress=False)
+    assert r["frames"] == 2
+    with av.open(str(out)) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.width, cc.height) == (384, 216)
 
 
 # ------------------------------------------------------------------------------------ hosts, sizes

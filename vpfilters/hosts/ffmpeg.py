@@ -40,6 +40,16 @@ How frames travel
 * In both modes the encoder writes the source's colour properties (range, matrix, primaries,
   transfer) on the output, and protectors that declare a look-ahead ``window`` get one copy per
   frame (their neighbours must stay as decoded). ``threads`` sets ``-threads`` on both sides.
+* **Protectors that change the frame size** (``changes_size``, e.g. ``rescale=size=small``):
+  the encoder starts once the first frame is protected, at that frame's size (NUT or raw pipes;
+  never spliced), and each protected frame is copied into a buffer of the output's size (audio
+  that arrives before it waits). A frame hidden whole by the fail-closed rule is hidden at the
+  output's size; any other frame of another size stops the run.
+* **Side data stored with the output** (rescale's restore data), as in the PyAV host: protectors
+  with ``bind_output(final_path)`` get the output path before the run, and
+  ``finalize_output(tmp_path)`` once the encoder has exited, before the temporary output is
+  renamed (an ``.mkv`` then holds the data as an attachment, other outputs get
+  ``OUTPUT.vpfr``); a failure there leaves nothing at the output path.
 
 Rotation: ffmpeg autorotates on decode, so frames are protected in *display* orientation (boxes
 are display coordinates) and the output carries no rotation tag (the picture is already upright).
@@ -81,7 +91,8 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import numpy as np
 
-from vpfilters.core import FORMATS, Frame, FrameContext, Pipeline, StreamInfo, build
+from vpfilters.core import (FORMATS, Frame, FrameContext, Pipeline, StreamInfo, build,
+                            color_values)
 from vpfilters.errors import (
     FormatError,
     InputError,
@@ -706,6 +717,68 @@ def _protect_in_place(pipeline, frame: Frame, ctx: FrameContext, src) -> None:
                                   "it", file=src, frame=frame.index)
             dst_plane[...] = out_plane
 
+
+class _Resized:
+    """Frames that leave the pipeline at another size than they came (``changes_size``
+    protectors, e.g. ``rescale=size=small``): the pipes' frame size is the output's, known once
+    the first frame is protected (:meth:`learn`, before the encoder starts); every protected
+    frame is then copied into a buffer of that size (:meth:`pack`)."""
+
+    def __init__(self, core: str, order, src: str, declared: tuple[int, int] | None = None):
+        self.core, self.order, self.src = core, order, src
+        self.declared = declared  # the size the protectors say they give (output_size)
+        self.width = self.height = None
+        self.shapes: list[tuple[int, int]] = []
+        self.size = 0  # bytes per output frame
+        self.first_hidden = False  # the first frame failed closed (at the input's size)
+
+    def learn(self, out: Frame) -> tuple[int, int]:
+        """The output's size: the protectors' declared one, else the first protected frame's."""
+        if out.format != self.core:
+            raise FormatError(f"a protector turned {self.core} into {out.format}; the ffmpeg "
+                              "host keeps the pixel format", file=self.src, frame=out.index)
+        self.width, self.height = self.declared or (out.width, out.height)
+        self.first_hidden = bool(out.props.get("VPFFailClosed")) and not self.declared
+        self.shapes = _geometry(self.core, self.width, self.height)
+        bps = 1 if FORMATS[self.core][1] == 8 else 2
+        self.size = sum(h * w for h, w in self.shapes) * bps
+        return self.width, self.height
+
+    def pack(self, out: Frame, buf, index: int) -> Frame:
+        """Copy ``out`` into ``buf`` (a writable buffer of :attr:`size` bytes, memory plane
+        order); returns the frame as written (views into ``buf``). A frame hidden whole by the
+        fail-closed rule at another size is hidden whole at the output's."""
+        planes = _views(buf, self.core, self.shapes, self.order, index, self.src)
+        shown = Frame(planes, self.core, out.index, out.props, out.pts, out.time_base)
+        if out.format == self.core and all(
+                a.shape == b.shape for a, b in zip(planes, out.planes, strict=True)):
+            for dst_plane, out_plane in zip(planes, out.planes):
+                dst_plane[...] = out_plane
+        elif out.props.get("VPFFailClosed"):
+            for plane, v in zip(planes, color_values((128, 128, 128), shown)):
+                plane[...] = v
+        else:
+            why = (" (declared by the protectors)" if self.declared else
+                   " (the first frame was hidden whole by the fail-closed rule, at the input's "
+                   "size)" if self.first_hidden else " (the size of the first protected frame)")
+            raise FormatError(f"frame {index} left the protectors at {out.width}x{out.height} "
+                              f"{out.format}; the output is {self.width}x{self.height} "
+                              f"{self.core}{why}", file=self.src, frame=index)
+        return shown
+
+
+def _declared_size(pipeline: Pipeline, width: int, height: int, core: str):
+    """The output size the protectors declare (each size-changing one's ``output_size``), or
+    None when one of them does not say (the host then learns it from the first frame)."""
+    for p in pipeline.protectors:
+        hook = getattr(p, "output_size", None)
+        if callable(hook):
+            width, height = (int(v) for v in hook(width, height, core))
+        elif p.changes_size:
+            return None
+    return width, height
+
+
 def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
     """True when ``b`` is ``a`` (the protector edited in place); cheap, unlike shares_memory."""
     return a is b or (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
@@ -743,6 +816,10 @@ class _Run:
         self.threads = threads
         self.on_frame = on_frame
         self.raw_fmt = self._raw_format()  # bare raw pipes (None: NUT pipes)
+        # a protector declares a new frame size: the encoder starts with the first protected
+        # frame, whose size it takes (no splice: the decoder's rows are not the encoder's)
+        self.resizes = any(p.changes_size for p in pipeline.protectors)
+        self.aout: dict = {}
 
     def _formats(self) -> list[str]:
         formats = [f for f, (core, _, _) in RAW_FORMATS.items() if core in self.pipeline.formats]
@@ -826,7 +903,10 @@ class _Run:
             raise InputError(f"ffmpeg delivered no video{self.dec_log.tail()}", file=self.src)
 
     # -- encoder ------------------------------------------------------------------------------
-    def open_encoder(self, tmp: str, vin, raw_fmt: str, colour: dict):
+    def open_encoder(self, tmp: str, vin, raw_fmt: str, colour: dict,
+                     size: tuple[int, int] | None = None):
+        """The encoder behind a NUT pipe; ``size`` (width, height) when the protected frames'
+        differs from the decoded ones'."""
         import av
 
         audio = list(self.demux.streams.audio)
@@ -843,7 +923,7 @@ class _Run:
         cc = vin.codec_context
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
         vout = self.mux.add_stream("rawvideo", rate=rate)
-        vout.width, vout.height = cc.width, cc.height
+        vout.width, vout.height = size or (cc.width, cc.height)
         # yuvj* travels as yuv* (+ color_range=pc): no encoder converts the range on the way
         vout.pix_fmt = raw_fmt.replace("yuvj", "yuv")
         vout.time_base = vin.time_base
@@ -868,9 +948,10 @@ class _Run:
         raise OutputError(f"the ffmpeg encoder failed{what}{self.enc_log.tail()}",
                           file=self.dst, frame=index) from None
 
-    def open_raw_encoder(self, tmp: str, colour: dict):
+    def open_raw_encoder(self, tmp: str, colour: dict, size: tuple[int, int] | None = None):
         src = self.source
-        raw = {"pix_fmt": self.raw_fmt.replace("yuvj", "yuv"), "size": f"{src.width}x{src.height}",
+        width, height = size or (src.width, src.height)
+        raw = {"pix_fmt": self.raw_fmt.replace("yuvj", "yuv"), "size": f"{width}x{height}",
                "rate": src.rate, "start": src.start, "audio_src": self.src}
         args = encoder_command(
             tmp, codec=self.codec, crf=self.crf, preset=self.preset, colour=colour,
@@ -916,12 +997,18 @@ class _Run:
             log.info("%s: a live input keeps its audio and video only", self.src)
         self.pipeline.open(StreamInfo(cc.width, cc.height, core, fps, self.source.expected,
                                       self.src, self.source.still))
-        self.open_encoder(tmp, vin, raw_fmt, _encoder_colour(colour, family, forced_range))
+        enc_colour = _encoder_colour(colour, family, forced_range)
+        send, held = self.write, None
+        if self.resizes:
+            send, held = self._nut_resized(tmp, vin, raw_fmt, enc_colour, core, order)
+        else:
+            self.open_encoder(tmp, vin, raw_fmt, enc_colour)
 
         window = self.pipeline.window
         bar = _progress_bar(self.source.estimate, self.progress, Path(str(self.src)).name)
         # (Frame, packet) decoded, not yet protected; copies as decoded for the look-around
-        pending, originals, total, protect_oldest = self._oldest_first(window, bar, self.write)
+        pending, originals, total, protect_oldest = self._oldest_first(window, bar, send,
+                                                                       self.resizes)
         try:
             try:
                 for pkt in self.demux.demux():
@@ -932,6 +1019,8 @@ class _Run:
                     if pkt.stream.type != "video":
                         if pkt.stream.index in self.aout:
                             self.write(pkt, None, self.aout[pkt.stream.index])
+                        elif held is not None and self.mux is None:
+                            held.append(pkt)  # audio before the resized encoder starts
                         continue
                     if pkt.stream.index != vin.index:
                         continue
@@ -967,7 +1056,7 @@ class _Run:
             bar.close()
         return self._finish(tmp, t0, core, pipes="nut")
 
-    def _oldest_first(self, window: int, bar, send):
+    def _oldest_first(self, window: int, bar, send, resized: bool = False):
         """The state and the step both frame loops (NUT and raw pipes) share.
 
         Returns ``(pending, originals, total, protect_oldest)``: the frames waiting for their
@@ -975,7 +1064,9 @@ class _Run:
         look at (``ctx.frame(m)``); the frame count once the input ended (``total[0]``); and
         ``protect_oldest()``, which protects the oldest waiting frame in place, hands its bytes
         to the encoder (``send(item, index)``), counts it, calls ``on_frame`` and drops the
-        copies no longer in reach.
+        copies no longer in reach. ``resized`` (the protectors change the frame size): the
+        protected frame is handed on instead, ``send(frame, item, index)``, which returns the
+        frame as written.
         """
         pending: deque = deque()
         originals: dict[int, Frame] = {}
@@ -999,7 +1090,49 @@ class _Run:
             for k in [k for k in originals if k < frame.index + 1 - window]:
                 del originals[k]
 
-        return pending, originals, total, protect_oldest
+        def protect_resized():
+            frame, item = pending.popleft()
+            ctx = FrameContext(frame.index, fetch if window else None, window, total[0])
+            shown = send(pipeline.process(frame, ctx), item, frame.index)
+            self.frames_out += 1
+            if on_frame is not None:
+                on_frame(frame.index, _seconds(frame), shown)
+            bar.update(1)
+            for k in [k for k in originals if k < frame.index + 1 - window]:
+                del originals[k]
+
+        return pending, originals, total, (protect_resized if resized else protect_oldest)
+
+    def declared_size(self, core: str) -> tuple[int, int] | None:
+        """The output size the protectors declare for this source (see _declared_size)."""
+        return _declared_size(self.pipeline, self.source.width, self.source.height, core)
+
+    def _nut_resized(self, tmp: str, vin, raw_fmt: str, colour: dict, core: str, order):
+        """NUT pipes for protectors that change the frame size: ``(send, held)``. ``send(frame,
+        packet, index)`` starts the encoder at the first protected frame's size (then writes
+        the audio ``held`` until then) and writes each protected frame as a packet of that size
+        with the decoded packet's timing."""
+        import av
+
+        rs = _Resized(core, order, self.src, self.declared_size(core))
+        held: list = []
+
+        def send(out: Frame, pkt, index: int) -> Frame:
+            if rs.width is None:
+                self.open_encoder(tmp, vin, raw_fmt, colour, rs.learn(out))
+                for a in held:
+                    if a.stream.index in self.aout:
+                        self.write(a, None, self.aout[a.stream.index])
+                held.clear()
+            opkt = av.Packet(rs.size)
+            shown = rs.pack(out, opkt, index)
+            opkt.pts, opkt.dts, opkt.duration = pkt.pts, pkt.dts, pkt.duration
+            opkt.time_base = pkt.time_base
+            opkt.is_keyframe = True
+            self.write(opkt, index)
+            return shown
+
+        return send, held
 
     def run_raw(self, tmp: str, t0: float) -> dict:
         """Bare raw pipes: frames read into reused buffers, protected in place, written on."""
@@ -1017,14 +1150,17 @@ class _Run:
                      self.src, ", ".join(src.others))
         info = StreamInfo(src.width, src.height, core, src.fps, src.expected, self.src, src.still)
         self.pipeline.open(info)
-        self.open_raw_encoder(tmp, _encoder_colour(colour, family, forced_range))
+        enc_colour = _encoder_colour(colour, family, forced_range)
+        writer = None  # resizing protectors: the encoder starts with the first protected frame
+        if not self.resizes:
+            self.open_raw_encoder(tmp, enc_colour)
+            writer = _PipeWriter(self.enc.stdin.fileno())
 
         bps = 1 if FORMATS[core][1] == 8 else 2
         size = sum(h * w for h, w in shapes) * bps
         window = self.pipeline.window
-        writer = _PipeWriter(self.enc.stdin.fileno())
         splicer = None
-        if window == 0 and self.max_frames is None:
+        if window == 0 and self.max_frames is None and writer is not None:
             splicer = _Splicer.plan(self.pipeline, info, shapes, order, bps, size)
         if splicer is not None:
             try:
@@ -1034,7 +1170,8 @@ class _Run:
         # A buffer is read into again only when its frame has left the pipe: frames wait in
         # `pending` for their look-ahead (window), and vmsplice'd pages stay in the pipe until the
         # encoder reads them (at most its capacity), so the ring holds both plus the frame read.
-        ring = window + 2 + (-(-writer.capacity // size) if writer.zero_copy else 0)
+        # (resized: the decoded frames never go to the encoder, their own buffers do)
+        ring = window + 2 + (-(-writer.capacity // size) if writer and writer.zero_copy else 0)
         buffers = [bytearray(size) for _ in range(ring)]
         tb = 1 / Fraction(src.rate)
         rfd = self.dec.stdout.fileno()
@@ -1045,8 +1182,26 @@ class _Run:
             except OSError as exc:
                 self.encoder_failed(index, exc)
 
+        send = write
+        if self.resizes:
+            rs = _Resized(core, order, self.src, self.declared_size(core))
+            sent: list[bytearray] = []  # the output's ring, made at the first frame
+
+            def send(out: Frame, _buf, index: int) -> Frame:
+                nonlocal writer
+                if writer is None:
+                    self.open_raw_encoder(tmp, enc_colour, rs.learn(out))
+                    writer = _PipeWriter(self.enc.stdin.fileno())
+                    n = 2 + (-(-writer.capacity // rs.size) if writer.zero_copy else 0)
+                    sent.extend(bytearray(rs.size) for _ in range(n))
+                obuf = memoryview(sent[self.frames_out % len(sent)])
+                shown = rs.pack(out, obuf, index)
+                write(obuf, index)
+                return shown
+
         bar = _progress_bar(src.estimate, self.progress, Path(str(self.src)).name)
-        pending, originals, total, protect_oldest = self._oldest_first(window, bar, write)
+        pending, originals, total, protect_oldest = self._oldest_first(window, bar, send,
+                                                                       self.resizes)
         try:
             while True:
                 i = self.frames_in
@@ -1075,7 +1230,7 @@ class _Run:
                 protect_oldest()
         finally:
             bar.close()
-        # `buffers` (vmsplice'd pages) stay referenced here until the encoder has finished
+        # `buffers` and `sent` (vmsplice'd pages) stay referenced until the encoder has finished
         return self._finish(tmp, t0, core, pipes="raw")
 
     def run_spliced(self, sp: _Splicer, writer: _PipeWriter, shapes, core, order, props,
@@ -1147,6 +1302,8 @@ class _Run:
         if self.stopped:
             _kill(self.dec)
         truncated = self.finish_decoder()
+        if self.enc is None:  # resized, and no frame came out to start the encoder
+            raise InputError("no video frame could be decoded", file=self.src)
         if self.mux is not None:  # NUT pipes: the trailer, then end of input
             import av
 
@@ -1485,6 +1642,22 @@ def _progress_bar(total, progress: bool, desc: str):
                 file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
 
 
+def _bind_output(pipeline: Pipeline, dst: Path) -> None:
+    """Output hooks of protectors that store side data with the video (rescale's restore data),
+    as in the PyAV host: ``bind_output(final_path)`` before the run; ``finalize_output(tmp_path)``
+    once the video is complete in its temporary file, before that is renamed (a failure there
+    leaves no output)."""
+    for p in pipeline.protectors:
+        if hasattr(p, "bind_output"):
+            p.bind_output(dst)
+
+
+def _finalize_output(pipeline: Pipeline, tmp: str) -> None:
+    for p in pipeline.protectors:
+        if hasattr(p, "finalize_output"):
+            p.finalize_output(tmp)
+
+
 def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfast",
         keep_metadata: bool = False, on_error: str = "protect", progress: bool = True,
         input_kwargs: dict | None = None, max_frames: int | None = None,
@@ -1503,7 +1676,10 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
         The output file. It appears only when complete: on any error, a crash or Ctrl-C
         (and SIGTERM) nothing is left there.
     spec : str or Pipeline
-        The filter spec, e.g. ``"blur=box=10/10/200/120"``.
+        The filter spec, e.g. ``"blur=box=10/10/200/120"``. Protectors may change the frame
+        size when they declare it (``rescale=size=small``: the output has the first protected
+        frame's size); ``rescale=...:restore=exact`` without ``data=`` stores its restore data
+        inside an ``.mkv`` output, else beside it as ``OUTPUT.vpfr``.
     codec, crf, preset :
         Video encoder and its quality settings (``crf``/``preset`` are passed to x264/x265,
         ``crf`` also to vp9/aom/svt-av1; ``None`` leaves them out). For an image output
@@ -1562,11 +1738,6 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
             raise ParameterError(f"{name} must be a number of seconds > 0, got {value!r}",
                                  parameter=name)
     pipeline = _as_pipeline(spec, on_error)
-    for p in pipeline.protectors:
-        if p.changes_size:
-            raise ParameterError(f"{p.name} changes the frame size, which the ffmpeg host's fixed "
-                                 "raw pipes cannot carry; use the PyAV host (vpf protect --host "
-                                 "pyav) or a same-size setting", parameter="spec")
     out = _io.check_output(dst, src)
     if "%" in out.name:
         raise OutputError("image-sequence outputs are not supported by the ffmpeg host; write a "
@@ -1577,6 +1748,7 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
                output_kwargs=output_kwargs, max_frames=max_frames, open_timeout=open_timeout,
                read_timeout=read_timeout, threads=threads, on_frame=on_frame)
     failed = True
+    _bind_output(pipeline, out)
     try:
         with _io.atomic_output(out) as tmp:
             try:
@@ -1584,6 +1756,8 @@ def run(src, dst, spec, *, codec: str = "libx264", crf=23, preset: str = "veryfa
                 failed = False
             finally:
                 job.close(failed)
+            # the encoder has exited: the video in `tmp` is complete, not yet renamed
+            _finalize_output(pipeline, tmp)
     finally:
         pipeline.close()
     if progress:

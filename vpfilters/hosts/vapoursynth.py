@@ -235,6 +235,87 @@ class _PythonStage:
         return fout
 
 
+def _output_size(p, width: int, height: int, fmt: str) -> tuple[int, int]:
+    """The (width, height) of the frames a size-changing protector ``p`` returns for
+    ``width`` x ``height`` frames of ``fmt``, known before any frame (the output clip's size).
+
+    The protector says it with ``output_size(width, height, fmt)`` (e.g.
+    :meth:`vpfilters.protect.rescale.Rescale.output_size`); the size must fit the format's chroma
+    subsampling.
+    """
+    hook = getattr(p, "output_size", None)
+    if not callable(hook):
+        raise ParameterError(f"protect: {p.name} changes the frame size but does not say to "
+                             f"what size (an output_size(width, height, format) method), which "
+                             f"the VapourSynth host needs to build the output clip",
+                             parameter="spec")
+    try:
+        w, h = hook(width, height, fmt)
+    except FormatError as exc:
+        raise FormatError(f"protect: {exc}", parameter="clip") from None
+    w, h = int(w), int(h)
+    _fam, _bits, (sx, sy), _n = FORMATS[fmt]
+    if w <= 0 or h <= 0 or w % (1 << sx) or h % (1 << sy):
+        raise FormatError(f"protect: {p.name} would turn the {width}x{height} {fmt} clip into "
+                          f"{w}x{h} frames, which a {fmt} clip cannot hold (chroma subsampling); "
+                          f"crop or pad the clip first", parameter="clip")
+    return w, h
+
+
+class _ResizeStage:
+    """The whole pipeline in Python when a protector changes the frame size (``rescale`` with
+    ``size=small``): std.ModifyFrame over a blank clip of the new size, fed the source frames.
+
+    The output frame is a copy of the blank template's frame (the new size) that gets the
+    pipeline's planes and the source frame's properties (``_Matrix``, ``_Range``, durations ...)
+    plus the protectors' ``VPF...`` ones. A frame that fails is hidden (fail closed): a mid-grey
+    frame of the new size with ``VPFFailClosed=1``, never the source picture.
+    """
+
+    def __init__(self, protectors, on_error: str, fmt: str, source, width: int, height: int):
+        self.pipeline = Pipeline(protectors, on_error=on_error)
+        self.on_error = on_error
+        self.fmt = fmt
+        self.width, self.height = width, height
+        self.win = _Window(source, self.pipeline.window, fmt)
+        self.template = vs.core.std.BlankClip(source, width=width, height=height, keep=True)
+        self.source = source
+        self.hider = next((p for p in protectors if p.changes_size), protectors[-1])
+        weakref.finalize(self, self.pipeline.close)  # lives as long as VapourSynth holds the node
+
+    def apply(self):
+        clips = [self.template, self.source] + self.win.clips
+        return vs.core.std.ModifyFrame(self.template, clips, self._frame)
+
+    def _frame(self, n, f):
+        blank, src = f[0], f[1]
+        fout = blank.copy()
+        props = fout.props
+        for k in list(props.keys()):
+            del props[k]
+        for k, v in src.props.items():
+            props[k] = v
+        before = _props_in(src.props)
+        frame, _ = _writable(src.copy(), self.fmt, n, dict(before))  # decoded planes: read-only
+        small, views = _writable(fout, self.fmt, n, {})
+        try:
+            out = self.pipeline.process(frame, self.win.context(n, f[2:]))
+            if out.props.get("VPFFailClosed") and [p.shape for p in out.planes] != \
+                    [v.shape for v in views]:
+                # a protector failed before the size changed: hide the new-size frame instead
+                small.props = dict(out.props)
+                out = self.hider.protect_all(small)
+            _store_planes(out, views, self.fmt, n)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            fail_closed(exc, self.on_error, "protect", n)
+            small.props = dict(before)
+            out = self.hider.protect_all(small)
+        _props_out(props, before, out.props)
+        return fout
+
+
 def _offloadable(p) -> bool:
     """A mask protector whose pixels core.vpf.MaskBlur can do: MaskProtector.process, boxes."""
     return (isinstance(p, MaskProtector) and type(p).process is MaskProtector.process
@@ -419,6 +500,14 @@ def protect(clip, spec, on_error: str = "protect", *, use_plugin: bool | None = 
         clips), the whole chain is native, ``MaskBlur(boxes=..., fillmap=...)`` per protector:
         no Python runs per frame.
 
+    Size changes: a protector that changes the frame size (``rescale=...:size=small``, the LL
+    picture) makes the returned clip that size, known when the clip is built (e.g. 768x432 at
+    x8 -> 96x54; sizes that do not divide are padded first, 762x426 -> 96x54); the whole spec then
+    runs in Python (std.ModifyFrame over a blank clip of the new size). A failing frame is a
+    mid-grey frame of the new size. ``restore=exact:key=K:data=SIDECAR`` records are written as
+    frames are requested, in any order; the sidecar is complete once the clip is released.
+    Formats the protector refuses (16-bit for rescale) raise :class:`FormatError` here.
+
     Frame properties: ``VPFBoxes`` (x1, y1, x2, y2 per region, luma pixels; absent when there
     are none), ``VPFFailClosed`` and whatever else protectors set under ``VPF...`` keys;
     ``_Matrix``, ``_Range`` and the other properties of the input are kept. Output for frame n
@@ -444,15 +533,17 @@ def protect(clip, spec, on_error: str = "protect", *, use_plugin: bool | None = 
             pipeline = Pipeline(pipeline.protectors, on_error=on_error, spec=pipeline.spec)
     else:
         pipeline = build(spec, on_error=on_error)
+    size = (clip.width, clip.height)
     for p in pipeline.protectors:
-        if p.changes_size:
-            raise ParameterError(f"protect: {p.name} changes the frame size, which the "
-                                 f"VapourSynth host does not support yet", parameter="spec")
         if p.window > MAX_WINDOW or p.window < 0:
             raise ParameterError(f"protect: {p.name} asks for a window of {p.window} frames; "
                                  f"the VapourSynth host allows 0..{MAX_WINDOW}", parameter="spec")
+        if p.changes_size:  # the output clip gets the new size (protectors after see it)
+            size = _output_size(p, size[0], size[1], fmt)
     fps = float(Fraction(clip.fps_num, clip.fps_den)) if clip.fps_num and clip.fps_den else None
     pipeline.open(StreamInfo(clip.width, clip.height, fmt, fps, clip.num_frames))
+    if any(p.changes_size for p in pipeline.protectors):
+        return _ResizeStage(pipeline.protectors, pipeline.on_error, fmt, clip, *size).apply()
 
     plugin = has_plugin() if use_plugin is None else bool(use_plugin)
     if use_plugin and not has_plugin():

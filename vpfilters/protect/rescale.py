@@ -3,13 +3,14 @@
 The protected picture is the Haar LL band of the original (``factor`` = 2, 4 or 8: one lossless
 integer Haar level per x2). ``size=same`` (default) writes it back at the original size as
 pixel blocks (each LL sample repeated ``factor`` x ``factor`` times), so every host and encoder
-takes it unchanged; ``size=small`` hands on the LL picture itself (a smaller video; PyAV host only).
+takes it unchanged; ``size=small`` hands on the LL picture itself (a smaller video; PyAV, ffmpeg-python and VapourSynth hosts).
 
 ``restore=exact`` keeps the high-frequency bands (int16 detail bands of the lossless lifting of the
 *original* frame), compressed and AES-GCM encrypted under a key file, bound to the frame index and
 region. Where they go: ``data=PATH`` names a ``.vpfr`` sidecar (any host); without ``data`` the
-PyAV host (``vpf protect``, :func:`vpfilters.av.transcode`) stores them in the output itself when
-it is an ``.mkv`` (a Matroska attachment, one file), else in the sidecar ``OUTPUT.vpfr``.
+PyAV and ffmpeg-python hosts (``vpf protect``, :func:`vpfilters.av.transcode`,
+:func:`vpfilters.ffmpeg.run`) store them in the output itself when it is an ``.mkv`` (a Matroska
+attachment, one file), else in the sidecar ``OUTPUT.vpfr``; the VapourSynth host needs ``data``.
 :func:`restore_frame` / :func:`restore_video` rebuild the picture from the LL *as stored*:
 bit-exact after a lossless carrier (FFV1), close after H.264. ``restore=learned`` uses the
 IRN-style network of :mod:`vpfilters.protect.irn` (no side data). ``restore=none`` keeps nothing.
@@ -257,10 +258,10 @@ class Rescale(Protector):
         Option("restore", str, "none", "how an authorised user restores: exact (keyed "
                "restore data), learned (network, no side data) or none", ("exact", "learned", "none")),
         Option("key", str, None, "key file (make one with `vpf keygen KEYFILE`); restore=exact"),
-        Option("data", str, None, "restore-data sidecar to write; default (PyAV host): inside "
+        Option("data", str, None, "restore-data sidecar to write; default (PyAV, ffmpeg hosts): inside "
                "an .mkv output, else OUTPUT.vpfr; restore=exact"),
         Option("size", str, "same", "frame mode output: same size (pixel blocks) or small "
-               "(the LL picture; PyAV host)", ("same", "small")),
+               "(the LL picture)", ("same", "small")),
     )
 
     def __init__(self, **opts):
@@ -301,6 +302,26 @@ class Rescale(Protector):
 
         self._lock = threading.Lock()  # VapourSynth may call process() from several threads
 
+    def output_size(self, width: int, height: int, fmt: str) -> tuple[int, int]:
+        """The (width, height) of the frames :meth:`process` returns for ``width`` x ``height``
+        frames of ``fmt``, known before any frame (hosts build the output at that size): the
+        input's size, or with ``size=small`` the LL picture's: the luma plane padded to multiples
+        of ``factor << subsampling`` (:func:`padded_size`) divided by the factor; the learned
+        variant gives ceil(size / factor)."""
+        if not self.changes_size:
+            return width, height
+        from vpfilters.core.frame import FORMATS
+
+        fam, bits, sub, _n = FORMATS[fmt]
+        if bits > 15:
+            raise FormatError(f"rescale: {fmt} is not supported (up to 15 bits); convert first "
+                              f"(e.g. to a 10-bit format)", parameter="format")
+        f = self.factor
+        if self.opts["restore"] == "learned":
+            return -(-width // f), -(-height // f)
+        wp, hp = padded_size(width, height, f, sub if fam == "yuv" else (0, 0))
+        return wp // f, hp // f
+
     # -- lifecycle -----------------------------------------------------------------------------
     def open(self, info: StreamInfo) -> None:
         super().open(info)
@@ -317,8 +338,8 @@ class Rescale(Protector):
                 if self._output is None:
                     raise ParameterError("rescale: restore=exact needs data=PATH for the "
                                          "encrypted restore data with this host (e.g. "
-                                         "OUTPUT.vpfr); only the PyAV host stores it with the "
-                                         "output by itself", parameter="data")
+                                         "OUTPUT.vpfr); only the PyAV and ffmpeg-python "
+                                         "hosts store it with the output by themselves", parameter="data")
                 import os
                 import tempfile
 
