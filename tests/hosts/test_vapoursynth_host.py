@@ -76,15 +76,6 @@ def full(tmp_path_factory):
     return _source(FULL, tmp_path_factory.mktemp("bs_full"), 8)
 
 
-@pytest.fixture
-def threads():
-    core = vs.core
-    old = core.num_threads
-    core.num_threads = 4
-    yield 4
-    core.num_threads = old
-
-
 def convert(clip, name: str):
     core = vs.core
     if name == "GRAY8":

@@ -52,15 +52,6 @@ def key(tmp_path):
     return rd.generate_key(tmp_path / "k.key")
 
 
-@pytest.fixture
-def threads():
-    core = vs.core
-    old = core.num_threads
-    core.num_threads = 4
-    yield 4
-    core.num_threads = old
-
-
 def _planes(f) -> list[np.ndarray]:
     return [np.array(f[i], copy=True) for i in range(f.format.num_planes)]
 

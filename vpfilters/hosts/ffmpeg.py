@@ -1081,19 +1081,12 @@ class _Run:
         def protect_oldest():
             frame, item = pending.popleft()
             ctx = FrameContext(frame.index, fetch if window else None, window, total[0])
-            _protect_in_place(pipeline, frame, ctx, src)
-            send(item, frame.index)
-            self.frames_out += 1
-            if on_frame is not None:
-                on_frame(frame.index, _seconds(frame), frame)
-            bar.update(1)
-            for k in [k for k in originals if k < frame.index + 1 - window]:
-                del originals[k]
-
-        def protect_resized():
-            frame, item = pending.popleft()
-            ctx = FrameContext(frame.index, fetch if window else None, window, total[0])
-            shown = send(pipeline.process(frame, ctx), item, frame.index)
+            if resized:  # a new frame at another size, copied into the output's buffer
+                shown = send(pipeline.process(frame, ctx), item, frame.index)
+            else:  # in place, in the buffer the frame was read into
+                _protect_in_place(pipeline, frame, ctx, src)
+                send(item, frame.index)
+                shown = frame
             self.frames_out += 1
             if on_frame is not None:
                 on_frame(frame.index, _seconds(frame), shown)
@@ -1101,7 +1094,7 @@ class _Run:
             for k in [k for k in originals if k < frame.index + 1 - window]:
                 del originals[k]
 
-        return pending, originals, total, (protect_resized if resized else protect_oldest)
+        return pending, originals, total, protect_oldest
 
     def declared_size(self, core: str) -> tuple[int, int] | None:
         """The output size the protectors declare for this source (see _declared_size)."""
