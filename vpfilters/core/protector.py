@@ -235,6 +235,19 @@ class Pipeline:
             out = out & p.formats
         return out
 
+    def output_size(self, width: int, height: int, fmt: str) -> tuple[int, int] | None:
+        """The size of the frames the chain returns for ``width`` x ``height`` frames of ``fmt``,
+        known before any frame: each size-changing protector (``changes_size``) says its own with
+        ``output_size(width, height, fmt)`` (e.g. ``rescale=...:size=small``). None when one of
+        them does not say (a host must then learn it from the first protected frame)."""
+        for p in self.protectors:
+            hook = getattr(p, "output_size", None)
+            if callable(hook):
+                width, height = (int(v) for v in hook(width, height, fmt))
+            elif p.changes_size:
+                return None
+        return width, height
+
     def open(self, info: StreamInfo) -> None:
         """Open every protector for the stream ``info``. When one refuses (a format it does not
         declare, a bad setting), every protector is closed at once (those already opened hold

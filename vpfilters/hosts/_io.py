@@ -331,8 +331,9 @@ def probe(path) -> VideoProbe:
             rot, mirrored = 0, False
             matrix = display_matrix(s)
             if matrix is None and (is_image(src) or c.format.name == "image2"
-                                   or c.format.name.endswith("_pipe")):
-                # a still's orientation (EXIF in a JPEG) comes with its decoded frame
+                                   or c.format.name.endswith("_pipe") or cc.name == "mjpeg"):
+                # a still's orientation (EXIF in a JPEG, also each frame of an MJPEG video cut
+                # from such photos) comes with its decoded frame
                 with contextlib.suppress(Exception):
                     matrix = display_matrix(next(c.decode(s), None))
             if matrix is not None:

@@ -382,9 +382,9 @@ def _probe_source(src: str, input_kwargs: dict | None = None) -> _Source:
     estimate = expected or vp.num_frames
     others = [f"{s.get('codec_type')}:{s.get('codec_name') or '?'}" for s in streams
               if s.get("codec_type") not in ("video", "audio")]
-    rotation, turned = vp.rotation, bool(vp.rotation)
-    if not turned and vp.codec in _FRAME_ORIENTED:
-        rotation, turned = _frame_orientation(src)
+    # ffmpeg's autorotate turns (or mirrors) the picture on decode: the stream's display matrix,
+    # else the first frame's (EXIF in a JPEG or an MJPEG video); the probe reads both
+    rotation, turned = vp.rotation, bool(vp.rotation or vp.mirrored)
     return _Source(src, live=False, still=_io.is_image(src),
                    fps=float(vp.fps) if vp.fps else None, expected=expected, estimate=estimate,
                    rotation=rotation, turned=turned,
@@ -399,32 +399,6 @@ def _probe_source(src: str, input_kwargs: dict | None = None) -> _Source:
 
 #: Decoders that put an orientation on each decoded frame (EXIF Orientation in JPEG), where the
 #: stream has none: ffmpeg's autorotate applies it, so the host must know before it picks pipes.
-_FRAME_ORIENTED = {"mjpeg"}
-
-
-def _frame_orientation(src: str) -> tuple[int, bool]:
-    """(clockwise degrees, turned) of the first decoded frame's display matrix (EXIF Orientation).
-
-    ffmpeg's autorotate applies a frame's display matrix when the stream has none (a JPEG photo
-    with an EXIF Orientation tag, an MJPEG video cut from such photos): the frames then leave
-    the decoder upright, possibly with width and height swapped. Mirrored orientations (EXIF 2,
-    4, 5, 7) count as turned; their degrees are those of the rotation after the mirror.
-    """
-    import av
-
-    m = None
-    with contextlib.suppress(Exception):
-        with av.open(src) as c:
-            for f in c.decode(video=0):
-                m = _io.display_matrix(f)
-                break
-    if m is None or (m[0], m[1], m[3], m[4]) == (65536, 0, 0, 65536):
-        return 0, False
-    if m[0] * m[4] - m[1] * m[3] < 0:  # a mirror: undo the flip of the first column
-        m = (-m[0], m[1], m[2], -m[3], *m[4:])
-    return _io.display_rotation(m), True
-
-
 def _int(v) -> int | None:
     try:
         return int(v) or None
@@ -767,18 +741,6 @@ class _Resized:
         return shown
 
 
-def _declared_size(pipeline: Pipeline, width: int, height: int, core: str):
-    """The output size the protectors declare (each size-changing one's ``output_size``), or
-    None when one of them does not say (the host then learns it from the first frame)."""
-    for p in pipeline.protectors:
-        hook = getattr(p, "output_size", None)
-        if callable(hook):
-            width, height = (int(v) for v in hook(width, height, core))
-        elif p.changes_size:
-            return None
-    return width, height
-
-
 def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
     """True when ``b`` is ``a`` (the protector edited in place); cheap, unlike shares_memory."""
     return a is b or (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
@@ -1007,8 +969,8 @@ class _Run:
         window = self.pipeline.window
         bar = _progress_bar(self.source.estimate, self.progress, Path(str(self.src)).name)
         # (Frame, packet) decoded, not yet protected; copies as decoded for the look-around
-        pending, originals, total, protect_oldest = self._oldest_first(window, bar, send,
-                                                                       self.resizes)
+        pending, total, admit, protect_oldest = self._oldest_first(window, bar, send,
+                                                                   self.resizes)
         try:
             try:
                 for pkt in self.demux.demux():
@@ -1036,14 +998,7 @@ class _Run:
                             raise
                         break
                     frame = Frame(planes, core, i, dict(props), pkt.pts, pkt.time_base)
-                    self.frames_in += 1
-                    if window:
-                        originals[i] = frame.copy()
-                    pending.append((frame, pkt))
-                    while pending and pending[0][0].index + window < self.frames_in:
-                        protect_oldest()
-                    if self.max_frames is not None and self.frames_in >= self.max_frames:
-                        self.stopped = True
+                    if admit(frame, pkt):
                         break
             except av.error.FFmpegError as exc:
                 raise InputError(f"reading the decoded frames failed after {self.frames_in} "
@@ -1059,10 +1014,13 @@ class _Run:
     def _oldest_first(self, window: int, bar, send, resized: bool = False):
         """The state and the step both frame loops (NUT and raw pipes) share.
 
-        Returns ``(pending, originals, total, protect_oldest)``: the frames waiting for their
-        look-ahead, ``(Frame, item)`` in input order; the copies as decoded that protectors may
-        look at (``ctx.frame(m)``); the frame count once the input ended (``total[0]``); and
-        ``protect_oldest()``, which protects the oldest waiting frame in place, hands its bytes
+        Returns ``(pending, total, admit, protect_oldest)``: the frames waiting for their
+        look-ahead, ``(Frame, item)`` in input order; the frame count once the input ended
+        (``total[0]``); ``admit(frame, item)``, which counts a decoded frame, keeps a copy as
+        decoded while protectors may look at it (``ctx.frame(m)``), queues it, protects the
+        frames whose look-ahead is now complete and returns True once ``max_frames`` are in
+        (``stopped``); and ``protect_oldest()``, which protects the oldest waiting frame in
+        place, hands its bytes
         to the encoder (``send(item, index)``), counts it, calls ``on_frame`` and drops the
         copies no longer in reach. ``resized`` (the protectors change the frame size): the
         protected frame is handed on instead, ``send(frame, item, index)``, which returns the
@@ -1094,11 +1052,23 @@ class _Run:
             for k in [k for k in originals if k < frame.index + 1 - window]:
                 del originals[k]
 
-        return pending, originals, total, protect_oldest
+        def admit(frame: Frame, item) -> bool:
+            self.frames_in += 1
+            if window:
+                originals[frame.index] = frame.copy()
+            pending.append((frame, item))
+            while pending and pending[0][0].index + window < self.frames_in:
+                protect_oldest()
+            if self.max_frames is not None and self.frames_in >= self.max_frames:
+                self.stopped = True
+                return True
+            return False
+
+        return pending, total, admit, protect_oldest
 
     def declared_size(self, core: str) -> tuple[int, int] | None:
-        """The output size the protectors declare for this source (see _declared_size)."""
-        return _declared_size(self.pipeline, self.source.width, self.source.height, core)
+        """The output size the protectors declare for this source (Pipeline.output_size)."""
+        return self.pipeline.output_size(self.source.width, self.source.height, core)
 
     def _nut_resized(self, tmp: str, vin, raw_fmt: str, colour: dict, core: str, order):
         """NUT pipes for protectors that change the frame size: ``(send, held)``. ``send(frame,
@@ -1193,8 +1163,8 @@ class _Run:
                 return shown
 
         bar = _progress_bar(src.estimate, self.progress, Path(str(self.src)).name)
-        pending, originals, total, protect_oldest = self._oldest_first(window, bar, send,
-                                                                       self.resizes)
+        pending, total, admit, protect_oldest = self._oldest_first(window, bar, send,
+                                                                   self.resizes)
         try:
             while True:
                 i = self.frames_in
@@ -1209,14 +1179,7 @@ class _Run:
                     break  # the end (a frame cut short: the decoder died; finish_decoder says)
                 planes = _views(buf, core, shapes, order, i, self.src)
                 frame = Frame(planes, core, i, dict(props), i, tb)
-                self.frames_in += 1
-                if window:
-                    originals[i] = frame.copy()
-                pending.append((frame, buf))
-                while pending and pending[0][0].index + window < self.frames_in:
-                    protect_oldest()
-                if self.max_frames is not None and self.frames_in >= self.max_frames:
-                    self.stopped = True
+                if admit(frame, buf):
                     break
             total[0] = self.frames_in
             while pending:

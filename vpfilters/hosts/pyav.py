@@ -135,12 +135,6 @@ def _plane_array(plane, dtype) -> np.ndarray:
     return buf[:row * plane.height].reshape(plane.height, row)[:, :plane.width]
 
 
-def _transform_of(matrix) -> tuple[bool, bool, bool] | None:
-    """(transpose, flip rows, flip columns) that turns coded planes into display orientation
-    (see :func:`vpfilters.hosts._io.matrix_transform`)."""
-    return _io.matrix_transform(matrix)
-
-
 def _apply_transform(planes, t):
     out = []
     for p in planes:
@@ -834,7 +828,7 @@ class _VideoJob:
                 if self.matrix is None and not self.live:
                     # a still's orientation (EXIF) comes with its frame, not its stream
                     self.matrix = _io.display_matrix(avf)
-                    transform = _transform_of(self.matrix)
+                    transform = _io.matrix_transform(self.matrix)
             elif (avf.width, avf.height, avf.format.name) != first:
                 if not getattr(self, "_size_warned", False):
                     self.warn(f"{self.src}: the picture changes to {avf.width}x{avf.height} "
@@ -1027,7 +1021,7 @@ class _VideoJob:
             if self.threads:
                 vin.codec_context.thread_count = int(self.threads)
             self.matrix = _io.display_matrix(vin)
-            transform = _transform_of(self.matrix)
+            transform = _io.matrix_transform(self.matrix)
             try:
                 fmt = _muxer_for(self.dst)
                 # MP4/MOV drop tags they have no atom for unless asked to write them all
@@ -1216,7 +1210,7 @@ def _transcode_images(src: Path, dst: Path, pipeline: Pipeline, keep_metadata: b
             for i, (s, d) in enumerate(pairs):
                 avf = _decode_image(s)
                 matrix = _io.display_matrix(avf)
-                transform = _transform_of(matrix)
+                transform = _io.matrix_transform(matrix)
                 orientations.append(_io.display_orientation(matrix))
                 stripped |= _image_tags(avf)
                 core, _, _ = frame_to_core(avf, i, transform=transform, full_range=True)

@@ -235,28 +235,25 @@ class _PythonStage:
         return fout
 
 
-def _output_size(p, width: int, height: int, fmt: str) -> tuple[int, int]:
-    """The (width, height) of the frames a size-changing protector ``p`` returns for
-    ``width`` x ``height`` frames of ``fmt``, known before any frame (the output clip's size).
-
-    The protector says it with ``output_size(width, height, fmt)`` (e.g.
-    :meth:`vpfilters.protect.rescale.Rescale.output_size`); the size must fit the format's chroma
-    subsampling.
-    """
-    hook = getattr(p, "output_size", None)
-    if not callable(hook):
+def _output_size(pipeline: Pipeline, width: int, height: int, fmt: str) -> tuple[int, int]:
+    """The (width, height) of the output clip when protectors change the frame size, known before
+    any frame (:meth:`Pipeline.output_size`); it must fit the format's chroma subsampling."""
+    try:
+        size = pipeline.output_size(width, height, fmt)
+    except FormatError as exc:
+        raise FormatError(f"protect: {exc}", parameter="clip") from None
+    if size is None:
+        p = next(p for p in pipeline.protectors
+                 if p.changes_size and not callable(getattr(p, "output_size", None)))
         raise ParameterError(f"protect: {p.name} changes the frame size but does not say to "
                              f"what size (an output_size(width, height, format) method), which "
                              f"the VapourSynth host needs to build the output clip",
                              parameter="spec")
-    try:
-        w, h = hook(width, height, fmt)
-    except FormatError as exc:
-        raise FormatError(f"protect: {exc}", parameter="clip") from None
-    w, h = int(w), int(h)
+    w, h = size
     _fam, _bits, (sx, sy), _n = FORMATS[fmt]
     if w <= 0 or h <= 0 or w % (1 << sx) or h % (1 << sy):
-        raise FormatError(f"protect: {p.name} would turn the {width}x{height} {fmt} clip into "
+        names = ", ".join(p.name for p in pipeline.protectors if p.changes_size)
+        raise FormatError(f"protect: {names} would turn the {width}x{height} {fmt} clip into "
                           f"{w}x{h} frames, which a {fmt} clip cannot hold (chroma subsampling); "
                           f"crop or pad the clip first", parameter="clip")
     return w, h
@@ -533,16 +530,16 @@ def protect(clip, spec, on_error: str = "protect", *, use_plugin: bool | None = 
             pipeline = Pipeline(pipeline.protectors, on_error=on_error, spec=pipeline.spec)
     else:
         pipeline = build(spec, on_error=on_error)
-    size = (clip.width, clip.height)
     for p in pipeline.protectors:
         if p.window > MAX_WINDOW or p.window < 0:
             raise ParameterError(f"protect: {p.name} asks for a window of {p.window} frames; "
                                  f"the VapourSynth host allows 0..{MAX_WINDOW}", parameter="spec")
-        if p.changes_size:  # the output clip gets the new size (protectors after see it)
-            size = _output_size(p, size[0], size[1], fmt)
+    resizes = any(p.changes_size for p in pipeline.protectors)
+    if resizes:  # the output clip gets the new size
+        size = _output_size(pipeline, clip.width, clip.height, fmt)
     fps = float(Fraction(clip.fps_num, clip.fps_den)) if clip.fps_num and clip.fps_den else None
     pipeline.open(StreamInfo(clip.width, clip.height, fmt, fps, clip.num_frames))
-    if any(p.changes_size for p in pipeline.protectors):
+    if resizes:
         return _ResizeStage(pipeline.protectors, pipeline.on_error, fmt, clip, *size).apply()
 
     plugin = has_plugin() if use_plugin is None else bool(use_plugin)
